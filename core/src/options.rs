@@ -1,0 +1,288 @@
+//! What the caller asks for: input, consent, background, output format, policies.
+
+use crate::error::{Error, Result};
+use crate::presets::Preset;
+use serde::{Deserialize, Serialize};
+
+/// Explicit consent per scope. There is deliberately no `Default`: the caller must state it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// Detect and measure the face to crop and level the photo. Required for every headshot.
+    pub face_geometry: bool,
+    /// Retouching that changes how the person looks (white balance, exposure, skin smoothing).
+    pub appearance: bool,
+}
+
+impl Consent {
+    pub const NONE: Consent = Consent { face_geometry: false, appearance: false };
+    pub const FACE_GEOMETRY: Consent = Consent { face_geometry: true, appearance: false };
+    pub const ALL: Consent = Consent { face_geometry: true, appearance: true };
+
+    /// Parses a comma-separated list of scopes: `face-geometry`, `appearance` (or `none`).
+    pub fn parse(s: &str) -> Result<Consent> {
+        let mut c = Consent::NONE;
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.replace('_', "-").as_str() {
+                "face-geometry" => c.face_geometry = true,
+                "appearance" => c.appearance = true,
+                "none" => {}
+                other => {
+                    return Err(Error::InvalidOptions(format!(
+                        "unknown consent scope `{other}` (known: face-geometry, appearance)"
+                    )))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    pub fn scopes(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.face_geometry {
+            v.push("face_geometry");
+        }
+        if self.appearance {
+            v.push("appearance");
+        }
+        v
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl Rgb {
+    fn parse_hex(s: &str) -> Option<Rgb> {
+        let h = s.strip_prefix('#')?;
+        if h.len() != 6 || !h.is_ascii() {
+            return None;
+        }
+        let v = |i: usize| u8::from_str_radix(&h[i..i + 2], 16).ok();
+        Some(Rgb(v(0)?, v(2)?, v(4)?))
+    }
+}
+
+/// The new background behind the person.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Background {
+    Solid(Rgb),
+    /// Vertical gradient, top to bottom.
+    Gradient(Rgb, Rgb),
+    /// Radial "studio light": brighter centre behind the head, darker edges.
+    Studio(Rgb),
+    /// The original surroundings, strongly blurred.
+    BlurredOriginal,
+    /// A caller-supplied image (encoded bytes), scaled to cover the frame.
+    Image(Vec<u8>),
+    Transparent,
+}
+
+impl Background {
+    /// Named colours offered everywhere.
+    pub const NAMED: &'static [(&'static str, Rgb)] = &[
+        ("studio-grey", Rgb(0x8e, 0x92, 0x97)),
+        ("light-grey", Rgb(0xd9, 0xdb, 0xde)),
+        ("white", Rgb(0xff, 0xff, 0xff)),
+        ("blue-grey", Rgb(0x7a, 0x8b, 0x9e)),
+        ("anthracite", Rgb(0x3b, 0x3f, 0x44)),
+    ];
+
+    /// Parses `studio-grey` (any named colour), `#rrggbb`, `gradient:#top,#bottom`,
+    /// `studio` / `studio:#rrggbb`, `blur`, `transparent`.
+    pub fn parse(s: &str) -> Result<Background> {
+        let colour = |c: &str| -> Result<Rgb> {
+            Self::NAMED
+                .iter()
+                .find(|(n, _)| *n == c)
+                .map(|(_, rgb)| *rgb)
+                .or_else(|| Rgb::parse_hex(c))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = Self::NAMED.iter().map(|(n, _)| *n).collect();
+                    Error::InvalidOptions(format!(
+                        "unknown background `{c}`: use #rrggbb, one of {}, gradient:A,B, studio[:COLOUR], blur or transparent",
+                        names.join(", ")
+                    ))
+                })
+        };
+        let s = s.trim();
+        Ok(match s {
+            "transparent" => Background::Transparent,
+            "blur" | "blurred" | "blurred-original" => Background::BlurredOriginal,
+            "studio" => Background::Studio(colour("studio-grey")?),
+            _ if s.starts_with("studio:") => Background::Studio(colour(&s[7..])?),
+            _ if s.starts_with("gradient:") => {
+                let (a, b) = s[9..]
+                    .split_once(',')
+                    .ok_or_else(|| Error::InvalidOptions("gradient needs two colours: gradient:TOP,BOTTOM".into()))?;
+                Background::Gradient(colour(a.trim())?, colour(b.trim())?)
+            }
+            _ => Background::Solid(colour(s)?),
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    Jpeg,
+    Png,
+    Webp,
+    /// Raw RGBA8 pixels, no encoding.
+    Pixels,
+}
+
+impl OutputFormat {
+    pub fn parse(s: &str) -> Result<OutputFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => Ok(OutputFormat::Jpeg),
+            "png" => Ok(OutputFormat::Png),
+            "webp" => Ok(OutputFormat::Webp),
+            "pixels" | "rgba" => Ok(OutputFormat::Pixels),
+            o => Err(Error::InvalidOptions(format!("unknown output format `{o}` (jpeg, png, webp, pixels)"))),
+        }
+    }
+}
+
+/// What to do when several faces are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MultiFacePolicy {
+    /// Use the largest, most central face and report the others as a finding.
+    Largest,
+    /// Refuse with [`Error::MultipleFaces`].
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProcessOptions {
+    pub preset: Preset,
+    /// `None`: the preset's default background.
+    pub background: Option<Background>,
+    pub consent: Consent,
+    /// Retouch strength in [0, 1]; `None` or 0 turns retouching off. Needs `appearance` consent.
+    pub retouch: Option<f32>,
+    pub format: OutputFormat,
+    /// JPEG/WebP quality 1..=100.
+    pub quality: u8,
+    /// Largest acceptable encoded size in KiB (JPEG quality is lowered to fit).
+    pub max_kb: Option<u32>,
+    pub multi_face: MultiFacePolicy,
+    /// Return the face landmarks (in output pixels) in the result. Off unless asked.
+    pub return_landmarks: bool,
+}
+
+impl ProcessOptions {
+    /// Options for a preset with explicit consent; everything else at its default.
+    pub fn new(preset: Preset, consent: Consent) -> Self {
+        ProcessOptions {
+            preset,
+            background: None,
+            consent,
+            retouch: None,
+            format: OutputFormat::Jpeg,
+            quality: 92,
+            max_kb: None,
+            multi_face: MultiFacePolicy::Largest,
+            return_landmarks: false,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.preset.validate()?;
+        if !(1..=100).contains(&self.quality) {
+            return Err(Error::InvalidOptions(format!("quality must be 1..=100, got {}", self.quality)));
+        }
+        if let Some(r) = self.retouch {
+            if !(0.0..=1.0).contains(&r) || r.is_nan() {
+                return Err(Error::InvalidOptions(format!("retouch strength must be in [0, 1], got {r}")));
+            }
+        }
+        if matches!(self.background, Some(Background::Transparent)) && self.format == OutputFormat::Jpeg {
+            return Err(Error::InvalidOptions("a transparent background needs PNG, WebP or pixels output, not JPEG".into()));
+        }
+        if let Some(kb) = self.max_kb {
+            if kb < 4 {
+                return Err(Error::InvalidOptions("max_kb must be at least 4".into()));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn retouch_strength(&self) -> f32 {
+        self.retouch.unwrap_or(0.0)
+    }
+}
+
+/// Pixel layouts accepted by [`Input::Pixels`]. 16-bit and float are native-endian.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    Rgb8,
+    Rgba8,
+    Rgb16,
+    Rgba16,
+    RgbF32,
+    RgbaF32,
+}
+
+impl PixelFormat {
+    pub fn channels(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 | PixelFormat::Rgb16 | PixelFormat::RgbF32 => 3,
+            _ => 4,
+        }
+    }
+    pub fn bytes_per_channel(self) -> usize {
+        match self {
+            PixelFormat::Rgb8 | PixelFormat::Rgba8 => 1,
+            PixelFormat::Rgb16 | PixelFormat::Rgba16 => 2,
+            PixelFormat::RgbF32 | PixelFormat::RgbaF32 => 4,
+        }
+    }
+    pub fn bytes_per_pixel(self) -> usize {
+        self.channels() * self.bytes_per_channel()
+    }
+}
+
+/// A borrowed pixel buffer; `stride` is the distance between rows in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct PixelsRef<'a> {
+    pub data: &'a [u8],
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub format: PixelFormat,
+}
+
+/// The photo, as encoded bytes (JPEG, PNG, WebP, GIF) or as pixels.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    Encoded(&'a [u8]),
+    Pixels(PixelsRef<'a>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_background() {
+        assert_eq!(Background::parse("white").unwrap(), Background::Solid(Rgb(255, 255, 255)));
+        assert_eq!(Background::parse("#102030").unwrap(), Background::Solid(Rgb(16, 32, 48)));
+        assert_eq!(
+            Background::parse("gradient:white,#000000").unwrap(),
+            Background::Gradient(Rgb(255, 255, 255), Rgb(0, 0, 0))
+        );
+        assert!(matches!(Background::parse("studio").unwrap(), Background::Studio(_)));
+        assert!(Background::parse("#12").is_err());
+        assert!(Background::parse("pink-ish").is_err());
+    }
+
+    #[test]
+    fn parse_consent() {
+        assert_eq!(Consent::parse("face-geometry").unwrap(), Consent::FACE_GEOMETRY);
+        assert_eq!(Consent::parse("face-geometry,appearance").unwrap(), Consent::ALL);
+        assert_eq!(Consent::parse("").unwrap(), Consent::NONE);
+        assert!(Consent::parse("everything").is_err());
+    }
+}

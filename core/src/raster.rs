@@ -1,0 +1,87 @@
+//! Interleaved pixel buffers used between stages. All pixel data lives in a [`SecureBuf`].
+
+use crate::privacy::secure_buffer::SecureBuf;
+use zeroize::Zeroize;
+
+/// An interleaved image: `channels` values per pixel, rows packed without padding.
+#[derive(Clone, Debug)]
+pub struct Image<T: Zeroize + Copy + Default> {
+    pub width: usize,
+    pub height: usize,
+    pub channels: usize,
+    pub data: SecureBuf<T>,
+}
+
+/// 8-bit RGB (3 channels), the working format of the photo.
+pub type Rgb8 = Image<u8>;
+/// Single-channel float plane in [0, 1] (masks, alpha, luminance).
+pub type Plane = Image<f32>;
+
+impl<T: Zeroize + Copy + Default> Image<T> {
+    pub fn new(width: usize, height: usize, channels: usize) -> Self {
+        Image { width, height, channels, data: SecureBuf::zeroed(width * height * channels) }
+    }
+
+    pub fn from_buf(width: usize, height: usize, channels: usize, data: SecureBuf<T>) -> Self {
+        assert_eq!(data.len(), width * height * channels, "image buffer size mismatch");
+        Image { width, height, channels, data }
+    }
+
+    #[inline]
+    pub fn idx(&self, x: usize, y: usize) -> usize {
+        (y * self.width + x) * self.channels
+    }
+
+    #[inline]
+    pub fn px(&self, x: usize, y: usize) -> &[T] {
+        let i = self.idx(x, y);
+        &self.data[i..i + self.channels]
+    }
+
+    #[inline]
+    pub fn px_mut(&mut self, x: usize, y: usize) -> &mut [T] {
+        let i = self.idx(x, y);
+        let c = self.channels;
+        &mut self.data[i..i + c]
+    }
+}
+
+impl Image<f32> {
+    /// Bilinear sample of channel `c` at (x, y) in pixel-centre coordinates, clamped at the border.
+    pub fn sample(&self, x: f32, y: f32, c: usize) -> f32 {
+        let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
+        let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
+        let x0 = fx.floor() as usize;
+        let y0 = fy.floor() as usize;
+        let x1 = (x0 + 1).min(self.width - 1);
+        let y1 = (y0 + 1).min(self.height - 1);
+        let ax = fx - x0 as f32;
+        let ay = fy - y0 as f32;
+        let g = |x: usize, y: usize| self.data[(y * self.width + x) * self.channels + c];
+        let top = g(x0, y0) * (1.0 - ax) + g(x1, y0) * ax;
+        let bot = g(x0, y1) * (1.0 - ax) + g(x1, y1) * ax;
+        top * (1.0 - ay) + bot * ay
+    }
+}
+
+impl Image<u8> {
+    /// Converts to float in [0, 1], same layout.
+    pub fn to_f32(&self) -> Image<f32> {
+        let mut out = Image::<f32>::new(self.width, self.height, self.channels);
+        for (o, &i) in out.data.iter_mut().zip(self.data.iter()) {
+            *o = i as f32 * (1.0 / 255.0);
+        }
+        out
+    }
+}
+
+impl Image<f32> {
+    /// Converts [0, 1] floats to 8-bit with rounding and clamping.
+    pub fn to_u8(&self) -> Image<u8> {
+        let mut out = Image::<u8>::new(self.width, self.height, self.channels);
+        for (o, &i) in out.data.iter_mut().zip(self.data.iter()) {
+            *o = (i * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+        }
+        out
+    }
+}

@@ -1,0 +1,124 @@
+//! Finding and starting ONNX Runtime without any download, and building sessions from bytes.
+
+use crate::error::{Error, Result};
+use ort::session::Session;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// Which ONNX Runtime library was loaded.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RuntimeInfo {
+    pub library: PathBuf,
+    pub version: String,
+}
+
+// One ORT environment per process, ever; it must stay alive because ort only keeps a weak ref.
+static ENV: OnceLock<(ort::environment::Environment, RuntimeInfo)> = OnceLock::new();
+static INIT: Mutex<()> = Mutex::new(());
+
+const LIB_NAMES: &[&str] = &["libonnxruntime.so", "libonnxruntime.so.1", "libonnxruntime.dylib", "onnxruntime.dll"];
+
+/// Where ONNX Runtime is looked for, in order: explicit path, `ORT_DYLIB_PATH`, next to the library
+/// or executable holding lichtbild, then the system's loader path.
+pub fn candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(p) = explicit {
+        v.push(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+        v.push(PathBuf::from(p));
+    }
+    let mut dirs = Vec::new();
+    if let Some(d) = own_library_dir() {
+        dirs.push(d);
+    }
+    if let Some(d) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        dirs.push(d);
+    }
+    for d in dirs {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            let mut found: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so") || n == "libonnxruntime.dylib" || n == "onnxruntime.dll")
+                })
+                .collect();
+            found.sort();
+            v.extend(found);
+        }
+    }
+    // Bare names: the dynamic loader's own search (LD_LIBRARY_PATH, system directories).
+    v.extend(LIB_NAMES.iter().map(PathBuf::from));
+    v.dedup();
+    v
+}
+
+/// Directory of the shared object (or executable) that contains this code.
+fn own_library_dir() -> Option<PathBuf> {
+    #[cfg(unix)]
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        if libc::dladdr(own_library_dir as *const libc::c_void, &mut info) != 0 && !info.dli_fname.is_null() {
+            let p = std::ffi::CStr::from_ptr(info.dli_fname).to_string_lossy().into_owned();
+            return Path::new(&p).canonicalize().ok()?.parent().map(Path::to_path_buf);
+        }
+    }
+    None
+}
+
+/// Loads ONNX Runtime (once per process) and creates the one environment. Call it on a worker thread.
+pub fn ensure_env(explicit: Option<&Path>) -> Result<RuntimeInfo> {
+    if let Some((_, info)) = ENV.get() {
+        return Ok(info.clone());
+    }
+    let _g = INIT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, info)) = ENV.get() {
+        return Ok(info.clone());
+    }
+    let mut tried = String::new();
+    for cand in candidates(explicit) {
+        // A bare name goes to the system loader; a path must exist to be worth trying.
+        if cand.components().count() > 1 && !cand.exists() {
+            tried.push_str(&format!("  - {}: no such file\n", cand.display()));
+            continue;
+        }
+        match ort::init_from(&cand) {
+            Ok(builder) => {
+                let env = builder.with_name("lichtbild").with_telemetry(false).build().map_err(|e| Error::RuntimeNotFound {
+                    tried: format!("{tried}  - {}: loaded, but creating the environment failed: {e}\n", cand.display()),
+                })?;
+                let version = ort::info().split(',').next().unwrap_or("").trim().to_string();
+                let info = RuntimeInfo { library: cand.clone(), version };
+                let _ = ENV.set((env, info.clone()));
+                return Ok(info);
+            }
+            Err(e) => tried.push_str(&format!("  - {}: {e}\n", cand.display())),
+        }
+    }
+    Err(Error::RuntimeNotFound { tried })
+}
+
+/// A CPU session from model bytes: arena off (its memory cannot be wiped), own small thread pool.
+pub fn session(stage: &'static str, model: &[u8], intra_threads: usize) -> Result<Session> {
+    let e = |e: ort::Error| Error::inference(stage, e);
+    let (env, _) = ENV.get().ok_or_else(|| Error::Internal("ONNX Runtime used before ensure_env".into()))?;
+    Session::builder(env)
+        .map_err(e)?
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+        .map_err(|x| Error::inference(stage, x))?
+        .with_memory_pattern(false)
+        .map_err(|x| Error::inference(stage, x))?
+        .with_intra_threads(intra_threads)
+        .map_err(|x| Error::inference(stage, x))?
+        .with_inter_threads(1)
+        .map_err(|x| Error::inference(stage, x))?
+        .commit_from_memory(model)
+        .map_err(e)
+}
+
+/// Initialises ORT from `ORT_DYLIB_PATH` for unit tests of single stages.
+#[cfg(test)]
+pub(crate) fn test_session(stage: &'static str, model: &[u8]) -> Session {
+    ensure_env(None).expect("ONNX Runtime for tests: set ORT_DYLIB_PATH");
+    session(stage, model, 1).unwrap()
+}
