@@ -1,5 +1,229 @@
-//! The engine: models verified once, worker threads that own the ORT sessions, `process` from any thread.
-pub struct Engine;
-pub struct EngineConfig;
-pub struct Output;
-pub struct OutputImage;
+//! The engine: models verified once, worker threads that own the ORT sessions, and `process`
+//! callable from any thread. Bindings hand jobs to these workers; they never run the pipeline on
+//! their own threads. The worker thread is where the sandbox is installed before ORT starts.
+
+use crate::decode::Limits;
+use crate::error::{Error, Result};
+use crate::models;
+use crate::options::{Consent, Input, OutputFormat, ProcessOptions};
+use crate::pipeline::{self, Analysis, Job, JobInput, Sessions};
+use crate::privacy::receipt::Receipt;
+use crate::privacy::secure_buffer::SecureBuf;
+use crate::quality::Finding;
+use crate::runtime::{self, RuntimeInfo};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct EngineConfig {
+    /// Path to libonnxruntime; `None` searches (see [`runtime::candidates`]).
+    pub ort_library: Option<PathBuf>,
+    /// Worker threads (each with its own sessions). 0 = one per core, at most 4.
+    pub workers: usize,
+    /// ORT intra-op threads per worker session (they inherit the worker's protections).
+    pub intra_threads: usize,
+    pub limits: Limits,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { ort_library: None, workers: 0, intra_threads: 1, limits: Limits::default() }
+    }
+}
+
+/// The headshot and everything said about it.
+#[derive(Debug)]
+pub struct Output {
+    pub image: OutputImage,
+    pub findings: Vec<Finding>,
+    pub receipt: Receipt,
+    /// The 468 face-mesh points in output pixels, only when `return_landmarks` was set.
+    pub landmarks: Option<Vec<[f32; 2]>>,
+}
+
+#[derive(Debug)]
+pub enum OutputImage {
+    Encoded { format: OutputFormat, bytes: Vec<u8> },
+    /// Straight (not premultiplied) RGBA8, rows packed.
+    Pixels { width: u32, height: u32, rgba: Vec<u8> },
+}
+
+impl OutputImage {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            OutputImage::Encoded { bytes, .. } => bytes,
+            OutputImage::Pixels { rgba, .. } => rgba,
+        }
+    }
+}
+
+pub(crate) enum Request {
+    Process(Job, crossbeam_channel::Sender<Result<Output>>),
+    Analyse(Job, crossbeam_channel::Sender<Result<Analysis>>),
+}
+
+pub struct Engine {
+    tx: Option<crossbeam_channel::Sender<Request>>,
+    workers: Vec<JoinHandle<()>>,
+    config: EngineConfig,
+    runtime: RuntimeInfo,
+    startup_ms: f64,
+}
+
+impl Engine {
+    /// Verifies the embedded models, loads ONNX Runtime and starts the workers.
+    pub fn new(config: EngineConfig) -> Result<Engine> {
+        let t0 = Instant::now();
+        for m in models::ALL {
+            models::verify(m.name, m.bytes, m.sha256)?;
+        }
+        let n = if config.workers == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
+        } else {
+            config.workers.min(64)
+        };
+        let (tx, rx) = crossbeam_channel::unbounded::<Request>();
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<RuntimeInfo>>(n);
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            let rx = rx.clone();
+            let ready = ready_tx.clone();
+            let cfg = config.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("lichtbild-worker-{i}"))
+                .spawn(move || worker_main(cfg, rx, ready))
+                .map_err(|e| Error::Internal(format!("cannot start worker thread: {e}")))?;
+            workers.push(h);
+        }
+        drop(ready_tx);
+        let mut engine = Engine { tx: Some(tx), workers, config, runtime: RuntimeInfo { library: PathBuf::new(), version: String::new() }, startup_ms: 0.0 };
+        for _ in 0..n {
+            match ready_rx.recv() {
+                Ok(Ok(info)) => engine.runtime = info,
+                Ok(Err(e)) => return Err(e), // Drop joins the workers.
+                Err(_) => return Err(Error::Internal("a worker thread stopped during start-up".into())),
+            }
+        }
+        engine.startup_ms = t0.elapsed().as_secs_f64() * 1e3;
+        Ok(engine)
+    }
+
+    /// Turns a photo into a headshot. Blocks until a worker has finished; safe from any thread.
+    pub fn process(&self, input: Input<'_>, options: &ProcessOptions) -> Result<Output> {
+        let job = self.job(input, options)?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Request::Process(job, tx))?;
+        rx.recv().map_err(|_| Error::Internal("worker stopped while processing".into()))?
+    }
+
+    /// Measures the face in a photo (pose, eye line, head height as fractions of the picture)
+    /// without composing anything: the checker behind the presets, and how tests verify outputs.
+    pub fn analyse(&self, input: Input<'_>, consent: Consent) -> Result<Analysis> {
+        let preset = crate::presets::Preset::builtin("bewerbung-45x60")?;
+        let job = self.job(input, &ProcessOptions::new(preset, consent))?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Request::Analyse(job, tx))?;
+        rx.recv().map_err(|_| Error::Internal("worker stopped while analysing".into()))?
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+    pub fn runtime(&self) -> &RuntimeInfo {
+        &self.runtime
+    }
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+    /// Time `new` took: model checks, ORT start, sessions on every worker.
+    pub fn startup_ms(&self) -> f64 {
+        self.startup_ms
+    }
+
+    fn send(&self, r: Request) -> Result<()> {
+        self.tx
+            .as_ref()
+            .ok_or_else(|| Error::Internal("engine is shut down".into()))?
+            .send(r)
+            .map_err(|_| Error::Internal("all workers have stopped".into()))
+    }
+
+    /// Copies the caller's input into a wiped buffer the worker owns; checks consent and options
+    /// first, so nothing is copied (or analysed) without them.
+    fn job(&self, input: Input<'_>, options: &ProcessOptions) -> Result<Job> {
+        pipeline::check_consent(options)?;
+        options.validate()?;
+        let input = match input {
+            Input::Encoded(b) => {
+                if b.len() as u64 > self.config.limits.max_bytes {
+                    return Err(Error::TooLarge { what: "input bytes", actual: b.len() as u64, limit: self.config.limits.max_bytes });
+                }
+                JobInput::Encoded(SecureBuf::from_slice(b))
+            }
+            Input::Pixels(p) => {
+                let need = p.required_len()?;
+                JobInput::Pixels {
+                    data: SecureBuf::from_slice(&p.data[..need]),
+                    width: p.width,
+                    height: p.height,
+                    stride: p.stride,
+                    format: p.format,
+                }
+            }
+        };
+        Ok(Job { input, options: options.clone(), limits: self.config.limits })
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.tx.take();
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, ready: crossbeam_channel::Sender<Result<RuntimeInfo>>) {
+    // The sandbox (issue: enforced in-memory processing) is installed here, first, so that ORT
+    // and every thread it spawns start inside it.
+    let started = catch_unwind(AssertUnwindSafe(|| -> Result<(Sessions, RuntimeInfo)> {
+        let info = runtime::ensure_env(cfg.ort_library.as_deref())?;
+        Ok((Sessions::new(cfg.intra_threads.max(1))?, info))
+    }))
+    .unwrap_or_else(|_| Err(Error::Internal("worker panicked while starting ONNX Runtime".into())));
+    let (mut sessions, info) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(info.clone()));
+    drop(ready);
+    for req in rx.iter() {
+        match req {
+            Request::Process(job, reply) => {
+                let r = catch_unwind(AssertUnwindSafe(|| pipeline::process(&mut sessions, &info, job)))
+                    .unwrap_or_else(|p| Err(panic_error(p)));
+                let _ = reply.send(r);
+            }
+            Request::Analyse(job, reply) => {
+                let r = catch_unwind(AssertUnwindSafe(|| pipeline::analyse(&mut sessions, job)))
+                    .unwrap_or_else(|p| Err(panic_error(p)));
+                let _ = reply.send(r);
+            }
+        }
+    }
+}
+
+fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
+    let msg = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Error::Internal(format!("the pipeline panicked (a bug; please report): {msg}"))
+}

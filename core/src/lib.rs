@@ -10,6 +10,7 @@ pub mod detect;
 pub mod encode;
 pub mod engine;
 pub mod error;
+pub mod filters;
 pub mod geometry;
 pub mod landmarks;
 pub mod matte;

@@ -254,6 +254,27 @@ pub struct PixelsRef<'a> {
     pub format: PixelFormat,
 }
 
+impl PixelsRef<'_> {
+    /// Bytes the buffer must hold: `stride * (height - 1) + width * bytes_per_pixel`, validated.
+    pub fn required_len(&self) -> Result<usize> {
+        let bad = |m: String| Err(Error::InvalidInput(m));
+        if self.width == 0 || self.height == 0 {
+            return bad(format!("pixel buffer is {}x{}; both sides must be > 0", self.width, self.height));
+        }
+        let row = (self.width as usize).checked_mul(self.format.bytes_per_pixel());
+        let Some(row) = row else { return bad("pixel buffer width overflows".into()) };
+        if self.stride < row {
+            return bad(format!("stride {} is smaller than a row of {} bytes ({} px of {:?})", self.stride, row, self.width, self.format));
+        }
+        let need = self.stride.checked_mul(self.height as usize - 1).and_then(|v| v.checked_add(row));
+        match need {
+            Some(n) if n <= self.data.len() => Ok(n),
+            Some(n) => bad(format!("pixel buffer holds {} bytes, {}x{} {:?} with stride {} needs {n}", self.data.len(), self.width, self.height, self.format, self.stride)),
+            None => bad("pixel buffer size overflows".into()),
+        }
+    }
+}
+
 /// The photo, as encoded bytes (JPEG, PNG, WebP, GIF) or as pixels.
 #[derive(Clone, Copy, Debug)]
 pub enum Input<'a> {

@@ -1,0 +1,354 @@
+//! The job, stage by stage, on a worker thread. Each stage lives in its own module; this file only
+//! orders them, picks resolutions and times them.
+
+use crate::background;
+use crate::compose::{self, Composition};
+use crate::decode::{self, Decoded, Limits};
+use crate::detect::{self, Face};
+use crate::encode;
+use crate::engine::{Output, OutputImage};
+use crate::error::{Error, Result};
+use crate::geometry::{Affine, Point};
+use crate::landmarks::{self, FaceMesh};
+use crate::matte;
+use crate::metadata::MetadataKind;
+use crate::models;
+use crate::options::{Background, MultiFacePolicy, OutputFormat, PixelFormat, PixelsRef, ProcessOptions};
+use crate::privacy::receipt::{GeometryInfo, OutputInfo, Receipt, SandboxState, Step, RECEIPT_SCHEMA};
+use crate::privacy::secure_buffer::{take_zeroised_bytes, SecureBuf};
+use crate::quality;
+use crate::raster::{resize_u8, Rgb8};
+use crate::retouch;
+use crate::runtime::{self, RuntimeInfo};
+use ort::session::Session;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Long side of the picture the detector sees.
+const DETECT_SIDE: f32 = 640.0;
+/// The crown sits this many eye-to-chin distances above the eye line (adult head proportions:
+/// the eyes are close to the middle of the head).
+pub(crate) const CROWN_RATIO: f32 = 1.0;
+
+pub(crate) struct Sessions {
+    detect: Session,
+    mesh: Session,
+    segment: Session,
+}
+
+impl Sessions {
+    pub(crate) fn new(threads: usize) -> Result<Sessions> {
+        Ok(Sessions {
+            detect: runtime::session("detect", models::DETECTOR.bytes, threads)?,
+            mesh: runtime::session("landmarks", models::FACE_MESH.bytes, threads)?,
+            segment: runtime::session("matte", models::SEGMENTER.bytes, threads)?,
+        })
+    }
+}
+
+pub(crate) enum JobInput {
+    Encoded(SecureBuf<u8>),
+    Pixels { data: SecureBuf<u8>, width: u32, height: u32, stride: usize, format: PixelFormat },
+}
+
+pub(crate) struct Job {
+    pub input: JobInput,
+    pub options: ProcessOptions,
+    pub limits: Limits,
+}
+
+/// Consent comes before anything else: without it, not one pixel is decoded or analysed.
+pub(crate) fn check_consent(o: &ProcessOptions) -> Result<()> {
+    if !o.consent.face_geometry {
+        return Err(Error::ConsentRequired { scope: "face_geometry", purpose: "detecting and measuring the face to crop and level the photo" });
+    }
+    if o.retouch_strength() > 0.0 && !o.consent.appearance {
+        return Err(Error::ConsentRequired { scope: "appearance", purpose: "retouching (white balance, exposure, skin smoothing)" });
+    }
+    Ok(())
+}
+
+struct Timer {
+    steps: Vec<Step>,
+    t: Instant,
+}
+
+impl Timer {
+    fn new() -> Self {
+        Timer { steps: Vec::new(), t: Instant::now() }
+    }
+    fn lap(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.steps.push(Step { name, ms: (now - self.t).as_secs_f64() * 1e3 });
+        self.t = now;
+    }
+}
+
+/// The face found and measured, on a raster of the photo at the resolution the output needs.
+struct Located {
+    src: Rgb8,
+    /// Raster pixels per full-resolution pixel.
+    src_scale: f32,
+    face: Face,
+    mesh: FaceMesh,
+    faces_found: usize,
+    metadata: Vec<MetadataKind>,
+}
+
+/// Eye line, roll and head height measured on the mesh, in raster coordinates.
+#[derive(Clone, Copy, Debug)]
+struct HeadGeometry {
+    eye_mid: Point,
+    roll: f32,
+    /// Crown to chin along the face's upright axis.
+    head: f32,
+}
+
+fn head_geometry(mesh: &FaceMesh) -> HeadGeometry {
+    let (l, r) = (mesh.left_eye_center(), mesh.right_eye_center());
+    let roll = (r.y - l.y).atan2(r.x - l.x);
+    let eye_mid = l.mid(r);
+    let chin = mesh.chin();
+    // Unit "down" vector of the upright face: the eye direction turned by +90° (y points down).
+    let (s, c) = roll.sin_cos();
+    let chin_dist = (chin.x - eye_mid.x) * -s + (chin.y - eye_mid.y) * c;
+    HeadGeometry { eye_mid, roll, head: chin_dist.max(1.0) * (1.0 + CROWN_RATIO) }
+}
+
+/// Decodes, detects, picks the face, re-decodes at the scale the output needs, runs the mesh.
+fn locate(s: &mut Sessions, job: &Job, need_head_px: f32, timer: &mut Timer) -> Result<Located> {
+    let (first, probe, metadata) = match &job.input {
+        JobInput::Encoded(bytes) => {
+            let probe = decode::probe(bytes, &job.limits)?;
+            let long = probe.width.max(probe.height).max(1) as f32;
+            let d = decode::decode(bytes, &probe, (DETECT_SIDE * 0.75 / long).min(1.0))?;
+            let meta = probe.metadata.clone();
+            (d, Some(probe), meta)
+        }
+        JobInput::Pixels { data, width, height, stride, format } => {
+            let p = PixelsRef { data, width: *width, height: *height, stride: *stride, format: *format };
+            (decode::from_pixels(&p, &job.limits)?, None, Vec::new())
+        }
+    };
+    timer.lap("decode");
+
+    let (faces, det_to_raster) = {
+        let img = &first.image;
+        let long = img.width.max(img.height) as f32;
+        if long > DETECT_SIDE {
+            let k = DETECT_SIDE / long;
+            let small = resize_u8(img, None, ((img.width as f32 * k).round() as usize).max(1), ((img.height as f32 * k).round() as usize).max(1));
+            let f = detect::detect(&mut s.detect, &small)?;
+            (f, img.width as f32 / small.width as f32)
+        } else {
+            (detect::detect(&mut s.detect, img)?, 1.0)
+        }
+    };
+    timer.lap("detect");
+    let faces_found = faces.len();
+    let min_px = (32.0 / first.scale.max(1e-6)) as u32;
+    let chosen = choose_face(&faces, &first, det_to_raster, job.options.multi_face, min_px)?;
+    // To full-resolution coordinates.
+    let to_full = det_to_raster / first.scale;
+    let face_full = scale_face(&chosen, to_full);
+
+    // Pick the raster scale: enough pixels for the head at output size (with some headroom).
+    let head_full_est = face_full.bbox.height() * 1.9;
+    let want = (need_head_px * 1.3 / head_full_est.max(1.0)).min(1.0);
+    let decoded = match (&job.input, &probe) {
+        (JobInput::Encoded(bytes), Some(p)) if want > first.scale * 1.001 => {
+            drop(first);
+            let d = decode::decode(bytes, p, want)?;
+            timer.lap("decode_detail");
+            d
+        }
+        _ => first,
+    };
+    let Decoded { image: src, scale: src_scale, .. } = decoded;
+    let face = scale_face(&face_full, src_scale);
+    let mesh = landmarks::run(&mut s.mesh, &src, &face)?;
+    timer.lap("landmarks");
+    Ok(Located { src, src_scale, face, mesh, faces_found, metadata })
+}
+
+fn scale_face(f: &Face, k: f32) -> Face {
+    Face { bbox: f.bbox.scaled(k), score: f.score, landmarks: f.landmarks.map(|p| Point::new(p.x * k, p.y * k)) }
+}
+
+/// The largest face, favouring central ones; or an error when the policy asks for exactly one.
+fn choose_face(faces: &[Face], d: &Decoded, det_to_raster: f32, policy: MultiFacePolicy, min_px: u32) -> Result<Face> {
+    if faces.len() > 1 && policy == MultiFacePolicy::Error {
+        return Err(Error::MultipleFaces { count: faces.len() });
+    }
+    let (w, h) = (d.image.width as f32 / det_to_raster, d.image.height as f32 / det_to_raster);
+    let centre = Point::new(w * 0.5, h * 0.5);
+    let diag = (w * w + h * h).sqrt().max(1.0);
+    faces
+        .iter()
+        .max_by(|a, b| {
+            let score = |f: &Face| f.bbox.area() * (1.0 - 0.5 * f.bbox.center().dist(centre) / diag);
+            score(a).total_cmp(&score(b))
+        })
+        .cloned()
+        .ok_or(Error::NoFace { min_px })
+}
+
+/// What [`crate::Engine::analyse`] reports about a photo: pose and geometry, no landmarks.
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub width: u32,
+    pub height: u32,
+    pub faces: usize,
+    pub score: f32,
+    pub roll_deg: f32,
+    pub yaw_deg: f32,
+    pub pitch_deg: f32,
+    /// Eye line and head height (crown to chin) as fractions of the picture height.
+    pub eye_line: f32,
+    pub head_height: f32,
+    pub eye_openness: (f32, f32),
+}
+
+pub(crate) fn analyse(s: &mut Sessions, job: Job) -> Result<Analysis> {
+    let mut timer = Timer::new();
+    // Analysis works at the resolution detection needs; no output size to serve.
+    let loc = locate(s, &job, 0.0, &mut timer)?;
+    let g = head_geometry(&loc.mesh);
+    let (yaw, pitch) = loc.mesh.yaw_pitch_deg();
+    let h = loc.src.height as f32;
+    let r = Analysis {
+        width: (loc.src.width as f32 / loc.src_scale).round() as u32,
+        height: (h / loc.src_scale).round() as u32,
+        faces: loc.faces_found,
+        score: loc.face.score,
+        roll_deg: g.roll.to_degrees(),
+        yaw_deg: yaw,
+        pitch_deg: pitch,
+        eye_line: g.eye_mid.y / h,
+        head_height: g.head / h,
+        eye_openness: loc.mesh.eye_openness(),
+    };
+    drop(loc);
+    take_zeroised_bytes();
+    Ok(r)
+}
+
+pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, job: Job) -> Result<Output> {
+    take_zeroised_bytes();
+    let o = &job.options.clone();
+    let p = &o.preset;
+    let (w, h) = (p.width_px as usize, p.height_px as usize);
+    let mut timer = Timer::new();
+
+    let loc = locate(s, &job, p.head_height.target * h as f32, &mut timer)?;
+    drop(job); // the input copy is wiped as soon as the raster exists
+    let g = head_geometry(&loc.mesh);
+    let k = p.head_height.target * h as f32 / g.head;
+    let t = Affine::similarity(g.eye_mid, Point::new(w as f32 * 0.5, p.eye_line.target * h as f32), -g.roll, k);
+    let Composition { frame, coverage, extended } = compose::compose(&loc.src, &t, w, h);
+    timer.lap("compose");
+    let mesh_out = loc.mesh.transformed(&t);
+    let scale_full = k * loc.src_scale;
+    let (yaw, pitch) = loc.mesh.yaw_pitch_deg();
+    let findings = quality::assess(&quality::Facts {
+        preset: p,
+        faces_found: loc.faces_found,
+        roll_deg: g.roll.to_degrees(),
+        yaw_deg: yaw,
+        pitch_deg: pitch,
+        upscale: scale_full,
+        eye_openness: loc.mesh.eye_openness(),
+        extended,
+        frame: &frame,
+        mesh: &mesh_out,
+    });
+    timer.lap("quality");
+    let landmarks = o.return_landmarks.then(|| mesh_out.points.iter().map(|q| [q[0], q[1]]).collect());
+    let detection_score = loc.face.score;
+    let (faces_found, metadata) = (loc.faces_found, loc.metadata.clone());
+    drop(loc);
+
+    let coarse = matte::person_mask(&mut s.segment, &frame)?;
+    let (alpha, mut fg) = matte::refine(&frame, &coarse, &coverage);
+    drop((coarse, coverage));
+    timer.lap("matte");
+
+    let strength = o.retouch_strength();
+    if strength > 0.0 {
+        retouch::apply(&mut fg, &alpha, &mesh_out, strength);
+        timer.lap("retouch");
+    }
+
+    let bg_choice = match &o.background {
+        Some(b) => b.clone(),
+        None => Background::parse(&p.default_background)?,
+    };
+    let bg = background::render(&bg_choice, &frame, &alpha)?;
+    let result = background::composite(&fg, &alpha, bg.as_ref());
+    drop((bg, fg, frame, alpha));
+    let result8 = result.to_u8();
+    drop(result);
+    timer.lap("background");
+
+    let (image, out_info) = match o.format {
+        OutputFormat::Pixels => {
+            let rgba = to_rgba(&result8);
+            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: o.format, bytes: 0, quality: None };
+            (OutputImage::Pixels { width: w as u32, height: h as u32, rgba: rgba.into_vec() }, info)
+        }
+        f => {
+            let (bytes, q) = encode::encode(&result8, f, o.quality, p.dpi, o.max_kb)?;
+            let quality = matches!(f, OutputFormat::Jpeg | OutputFormat::Webp).then_some(q);
+            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: f, bytes: bytes.len(), quality };
+            (OutputImage::Encoded { format: f, bytes: bytes.into_vec() }, info)
+        }
+    };
+    drop(result8);
+    timer.lap("encode");
+
+    let receipt = Receipt {
+        schema: RECEIPT_SCHEMA,
+        version: env!("CARGO_PKG_VERSION"),
+        preset: p.name.clone(),
+        output: out_info,
+        geometry: GeometryInfo {
+            faces_found,
+            detection_score,
+            roll_corrected_deg: g.roll.to_degrees(),
+            yaw_deg: yaw,
+            pitch_deg: pitch,
+            scale: scale_full,
+            head_height: g.head * k / h as f32,
+            eye_line: p.eye_line.target,
+            extended,
+        },
+        steps: timer.steps,
+        models: models::ALL.to_vec(),
+        runtime: runtime.clone(),
+        consent: o.consent.scopes(),
+        sandbox: SandboxState {
+            enforced: false,
+            mechanisms: Vec::new(),
+            reason: Some("this build does not install the worker sandbox yet".into()),
+        },
+        network: "none",
+        disk: "none",
+        metadata_removed: metadata,
+        bytes_zeroised: take_zeroised_bytes(),
+        cpu_arena: "disabled",
+        retouched: strength > 0.0,
+    };
+    Ok(Output { image, findings, receipt, landmarks })
+}
+
+fn to_rgba(img: &crate::raster::Image<u8>) -> SecureBuf<u8> {
+    if img.channels == 4 {
+        return img.data.clone();
+    }
+    let mut out = SecureBuf::zeroed(img.width * img.height * 4);
+    for (o, i) in out.chunks_exact_mut(4).zip(img.data.chunks_exact(3)) {
+        o[..3].copy_from_slice(i);
+        o[3] = 255;
+    }
+    out
+}

@@ -85,3 +85,58 @@ impl Image<f32> {
         out
     }
 }
+
+/// SIMD resize (fast_image_resize, Catmull-Rom) of an 8-bit image with 1, 3 or 4 channels,
+/// optionally from a sub-rectangle `(left, top, width, height)` of the source.
+pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize, dh: usize) -> Image<u8> {
+    use fast_image_resize as fr;
+    let pt = match src.channels {
+        1 => fr::PixelType::U8,
+        3 => fr::PixelType::U8x3,
+        4 => fr::PixelType::U8x4,
+        c => panic!("resize_u8: unsupported channel count {c}"),
+    };
+    let mut out = Image::<u8>::new(dw.max(1), dh.max(1), src.channels);
+    if src.width == 0 || src.height == 0 {
+        return out;
+    }
+    let s = fr::images::ImageRef::new(src.width as u32, src.height as u32, &src.data, pt).expect("source size checked");
+    let mut d = fr::images::Image::from_slice_u8(out.width as u32, out.height as u32, &mut out.data, pt).expect("dest size");
+    let mut opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom));
+    if let Some((l, t, w, h)) = crop {
+        opts = opts.crop(l, t, w.max(1e-3), h.max(1e-3));
+    }
+    fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
+    out
+}
+
+/// Resize of a float image (1, 3 or 4 channels); area-like Catmull-Rom filtering when shrinking.
+pub fn resize_f32(src: &Image<f32>, dw: usize, dh: usize) -> Image<f32> {
+    use fast_image_resize as fr;
+    let pt = match src.channels {
+        1 => fr::PixelType::F32,
+        3 => fr::PixelType::F32x3,
+        4 => fr::PixelType::F32x4,
+        c => panic!("resize_f32: unsupported channel count {c}"),
+    };
+    let mut out = Image::<f32>::new(dw.max(1), dh.max(1), src.channels);
+    if src.width == 0 || src.height == 0 {
+        return out;
+    }
+    let sb: &[u8] = bytes_of(&src.data);
+    let s = fr::images::ImageRef::new(src.width as u32, src.height as u32, sb, pt).expect("source size checked");
+    let db: &mut [u8] = bytes_of_mut(&mut out.data);
+    let mut d = fr::images::Image::from_slice_u8(dw.max(1) as u32, dh.max(1) as u32, db, pt).expect("dest size");
+    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom));
+    fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
+    out
+}
+
+fn bytes_of(v: &[f32]) -> &[u8] {
+    // f32 has no padding or invalid bit patterns; the view has the same lifetime.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+fn bytes_of_mut(v: &mut [f32]) -> &mut [u8] {
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
+}

@@ -1,0 +1,94 @@
+//! End-to-end benchmark: engine start, then per-stage medians for a 12-MP and a 2-MP JPEG made by
+//! upscaling a fixture, on 1 and 2 workers, with peak RSS. One process per configuration so peak
+//! RSS belongs to it: `cargo run --release -p lichtbild --example e2e_bench -- 12mp 1`.
+//! Without arguments it re-runs itself for every configuration and prints a markdown table.
+
+use lichtbild::{Consent, Engine, EngineConfig, Input, Preset, ProcessOptions};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+const HOPPER: &[u8] = include_bytes!("../../tests/fixtures/grace_hopper.jpg");
+
+fn make_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let src = image::load_from_memory(HOPPER).unwrap().to_rgb8();
+    let big = image::imageops::resize(&src, w, h, image::imageops::FilterType::Triangle);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&big).unwrap();
+    out
+}
+
+fn peak_rss_mb() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn run(size: &str, workers: usize, iters: usize) {
+    let (w, h) = match size {
+        "12mp" => (3000, 4000),
+        "2mp" => (1224, 1632),
+        _ => (512, 600),
+    };
+    let input = make_jpeg(w, h);
+    let rss_before = peak_rss_mb();
+    let t = Instant::now();
+    let engine = Engine::new(EngineConfig { workers, ..Default::default() }).expect("engine");
+    let start_ms = t.elapsed().as_secs_f64() * 1e3;
+    let o = ProcessOptions::new(Preset::builtin("bewerbung-45x60").unwrap(), Consent::FACE_GEOMETRY);
+    engine.process(Input::Encoded(&input), &o).expect("warm-up");
+    let mut stages: BTreeMap<&'static str, Vec<f64>> = BTreeMap::new();
+    let mut totals = Vec::new();
+    let t_all = Instant::now();
+    std::thread::scope(|s| {
+        let hs: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..iters / workers)
+                        .map(|_| {
+                            let t = Instant::now();
+                            let out = engine.process(Input::Encoded(&input), &o).unwrap();
+                            (t.elapsed().as_secs_f64() * 1e3, out.receipt.steps)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in hs {
+            for (ms, steps) in h.join().unwrap() {
+                totals.push(ms);
+                for st in steps {
+                    stages.entry(st.name).or_default().push(st.ms);
+                }
+            }
+        }
+    });
+    let per_sec = totals.len() as f64 / t_all.elapsed().as_secs_f64();
+    let mut line = format!("{size} ({w}x{h}, {} KB) workers={workers}: start {start_ms:.0} ms, median {:.1} ms, {per_sec:.1} photos/s, peak RSS {:.0} MB (before engine {rss_before:.0} MB) |", input.len() / 1024, median(&mut totals), peak_rss_mb());
+    for (name, v) in stages.iter_mut() {
+        line.push_str(&format!(" {name} {:.1}", median(v)));
+    }
+    println!("{line}");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() >= 2 {
+        let iters = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
+        run(&args[0], args[1].parse().unwrap(), iters);
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    for (size, workers) in [("12mp", 1), ("12mp", 2), ("2mp", 1), ("2mp", 2)] {
+        let out = std::process::Command::new(&exe).args([size, &workers.to_string()]).output().unwrap();
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
