@@ -89,11 +89,11 @@ mod tests {
     use super::*;
     use crate::privacy::secure_buffer::SecureBuf;
 
-    fn checker(w: usize, h: usize) -> Rgb8 {
+    fn checker(w: usize, h: usize, cell: usize) -> Rgb8 {
         let mut v = vec![0u8; w * h * 3];
         for y in 0..h {
             for x in 0..w {
-                let c = if (x / 8 + y / 8) % 2 == 0 { 200 } else { 40 };
+                let c = if (x / cell + y / cell) % 2 == 0 { 200 } else { 40 };
                 v[(y * w + x) * 3..][..3].copy_from_slice(&[c, (x % 256) as u8, (y % 256) as u8]);
             }
         }
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn identity_copies_pixels() {
-        let src = checker(40, 30);
+        let src = checker(40, 30, 8);
         let c = compose(&src, &Affine::identity(), 40, 30);
         assert!(c.extended < 1e-6);
         for (a, b) in c.frame.data.iter().zip(src.data.iter()) {
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn outside_is_marked_not_covered() {
-        let src = checker(40, 30);
+        let src = checker(40, 30, 8);
         // Shift the photo right by 20 px: the left 20 columns are outside.
         let t = Affine { tx: 20.0, ..Affine::identity() };
         let c = compose(&src, &t, 40, 30);
@@ -123,8 +123,9 @@ mod tests {
 
     #[test]
     fn strong_reduction_is_prefiltered() {
-        // 8-px checkerboard shrunk 8x: without prefiltering, bilinear aliasing gives near 40/200.
-        let src = checker(512, 512);
+        // A 2-px checkerboard shrunk 8x is far above the output's Nyquist limit: it must come out
+        // flat grey, while plain bilinear sampling would pick up 40s and 200s.
+        let src = checker(512, 512, 2);
         let t = Affine::similarity(Point::new(256.0, 256.0), Point::new(32.0, 32.0), 0.0, 1.0 / 8.0);
         let c = compose(&src, &t, 64, 64);
         let r: Vec<f32> = (0..64 * 64).map(|i| c.frame.data[i * 3]).collect();

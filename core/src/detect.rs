@@ -166,8 +166,8 @@ pub fn detect(session: &mut Session, img: &Rgb8) -> Result<Vec<Face>> {
     let mut cands: Vec<Face> = Vec::new();
     for (i, a) in anchors.iter().enumerate() {
         let score = conf[2 * i + 1];
-        // `>` as in the package; NaN fails it too.
-        if !(score > SCORE_THRESHOLD) {
+        // Strictly above, as in the package; NaN is dropped too.
+        if score.is_nan() || score <= SCORE_THRESHOLD {
             continue;
         }
         let l: &[f32; 4] = loc[4 * i..4 * i + 4].try_into().expect("4 values");

@@ -72,8 +72,8 @@ impl FaceMesh {
 
     /// True when the subject's right eye is on the image left (upright, not mirrored-by-pose).
     fn right_eye_is_image_left(&self) -> bool {
-        // `!(a > b)` keeps the normal order when NaN.
-        !(self.mean(&RIGHT_EYE).x > self.mean(&LEFT_EYE).x)
+        // Anything but "clearly greater" (including NaN) keeps the normal order.
+        self.mean(&RIGHT_EYE).x.partial_cmp(&self.mean(&LEFT_EYE).x) != Some(std::cmp::Ordering::Greater)
     }
 
     /// Centre of the eye that appears on the left of the image (the person's right eye).
@@ -161,7 +161,7 @@ pub fn crop_transform(face: &Face) -> Result<Affine> {
         return Err(Error::InvalidInput("face box or eye landmarks are not finite".into()));
     }
     let side = CROP_SCALE * b.width().max(b.height());
-    if !(side >= 1.0) {
+    if !side.is_finite() || side < 1.0 {
         return Err(Error::InvalidInput(format!("face box too small for landmarks: {:.2} px", b.width().max(b.height()))));
     }
     // atan2(0, 0) = 0: coincident eyes simply mean no rotation.

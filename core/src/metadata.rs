@@ -143,7 +143,7 @@ pub fn orientation(bytes: &[u8]) -> u8 {
 /// DQT, SOS, ...) until EOI, the end of the data or `f` returning false. Entropy-coded data after
 /// SOS is skipped by scanning for the next real marker. A segment cut short by the end of the
 /// data is passed truncated and ends the walk.
-pub(crate) fn jpeg_segments(b: &[u8], mut f: impl FnMut(u8, &[u8]) -> bool) {
+pub(crate) fn jpeg_segments<'a>(b: &'a [u8], mut f: impl FnMut(u8, &'a [u8]) -> bool) {
     let mut i = 2; // after SOI
     while i < b.len() {
         if b[i] != 0xFF {
@@ -220,7 +220,7 @@ fn jpeg_inventory(b: &[u8], out: &mut Vec<MetadataKind>) {
 // PNG
 
 /// Calls `f(type, data)` for every chunk until IEND, the end of the data or `f` returning false.
-pub(crate) fn png_chunks(b: &[u8], mut f: impl FnMut(&[u8; 4], &[u8]) -> bool) {
+pub(crate) fn png_chunks<'a>(b: &'a [u8], mut f: impl FnMut(&[u8; 4], &'a [u8]) -> bool) {
     if !b.starts_with(PNG_SIG) {
         return;
     }
@@ -331,7 +331,7 @@ fn decode_raw_profile(text: &[u8]) -> Option<Vec<u8>> {
 // WebP
 
 /// Calls `f(fourcc, data)` for every top-level chunk of a RIFF/WEBP file.
-pub(crate) fn webp_chunks(b: &[u8], mut f: impl FnMut(&[u8; 4], &[u8]) -> bool) {
+pub(crate) fn webp_chunks<'a>(b: &'a [u8], mut f: impl FnMut(&[u8; 4], &'a [u8]) -> bool) {
     if sniff(b) != Some(Container::Webp) {
         return;
     }
@@ -570,9 +570,9 @@ mod tests {
 
     #[test]
     fn fixtures() {
-        // grace_hopper.jpg: JFIF + a COM segment; astronaut.png: iCCP + a "Comment" tEXt.
+        // grace_hopper.jpg: JFIF + a COM segment; astronaut.png: iCCP, tIME, a "Comment" tEXt.
         assert_eq!(inventory(GRACE), vec![Comment]);
-        assert_eq!(inventory(ASTRONAUT), vec![IccProfile, Comment, Text]);
+        assert_eq!(inventory(ASTRONAUT), vec![Timestamps, IccProfile, Comment, Text]);
         assert_eq!(orientation(GRACE), 1);
     }
 
@@ -615,11 +615,8 @@ mod tests {
 
     fn tiff_one_entry(le: bool, tag: u16, ty: u16, value: u32) -> Vec<u8> {
         let mut t = Vec::new();
-        let (p16, p32): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if le {
-            (u16::to_le_bytes, u32::to_le_bytes)
-        } else {
-            (u16::to_be_bytes, u32::to_be_bytes)
-        };
+        let p16 = |v: u16| if le { v.to_le_bytes() } else { v.to_be_bytes() };
+        let p32 = |v: u32| if le { v.to_le_bytes() } else { v.to_be_bytes() };
         t.extend_from_slice(if le { b"II" } else { b"MM" });
         t.extend_from_slice(&p16(42));
         t.extend_from_slice(&p32(8));

@@ -25,9 +25,14 @@ def out(name):
 
 
 # --- sRGB ICC profile (lcms2's built-in sRGB, as exported by Pillow) -------------------------
-SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-with open(os.path.join(CORE, "data", "srgb.icc"), "wb") as f:
-    f.write(SRGB)
+# Made once; kept as is afterwards because lcms2 stamps the creation date and time into the
+# header (delete core/data/srgb.icc to make a new one).
+ICC_PATH = os.path.join(CORE, "data", "srgb.icc")
+if not os.path.exists(ICC_PATH):
+    with open(ICC_PATH, "wb") as f:
+        f.write(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+with open(ICC_PATH, "rb") as f:
+    SRGB = f.read()
 
 # --- EXIF orientations 1..=8 ----------------------------------------------------------------
 # The upright picture is 32x16: top-left red, top-right green, bottom-left blue, bottom-right
@@ -119,6 +124,37 @@ for i, c in enumerate(CMYK_PATCHES):
     x0, y0 = (i % 4) * 16, (i // 4) * 16
     cmyk.paste(c, (x0, y0, x0 + 16, y0 + 16))
 cmyk.save(out("cmyk.jpg"), quality=95)
+
+# --- YCCK JPEG (Adobe APP14 transform 2) with the same patches --------------------------------
+# Pillow cannot write YCCK, so the YCC transform is done here: libjpeg's CMYK->YCCK turns the
+# (inverted) CMY into R'G'B' = ink amounts, stores Y/Cb/Cr of those and keeps K inverted. Pillow
+# writes "CMYK" data inverted (rawmode CMYK;I), hence the 255 - x below; then the APP14 transform
+# byte is patched from 0 (CMYK) to 2 (YCCK). Checked by decoding with libjpeg-turbo.
+def ycc(r, g, b):
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b + 128
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b + 128
+    return [max(0, min(255, round(v))) for v in (y, cb, cr)]
+
+
+ycck = Image.new("CMYK", (64, 32))
+for i, (c, m, y_, k) in enumerate(CMYK_PATCHES):
+    x0, y0 = (i % 4) * 16, (i // 4) * 16
+    Y, Cb, Cr = ycc(c, m, y_)
+    ycck.paste((255 - Y, 255 - Cb, 255 - Cr, k), (x0, y0, x0 + 16, y0 + 16))
+buf = io.BytesIO()
+ycck.save(buf, "JPEG", quality=95)
+data = bytearray(buf.getvalue())
+a = data.find(b"Adobe")
+assert a > 0 and data[a + 11] == 0
+data[a + 11] = 2
+with open(out("ycck.jpg"), "wb") as f:
+    f.write(bytes(data))
+back = Image.open(out("ycck.jpg"))
+assert back.mode == "CMYK" and back.info.get("adobe_transform") == 2
+for i, want in enumerate(CMYK_PATCHES):
+    got = back.getpixel(((i % 4) * 16 + 8, (i // 4) * 16 + 8))
+    assert max(abs(p - q) for p, q in zip(got, want)) <= 4, (i, got, want)
 
 # --- Animated WebP: first frame red, second blue ---------------------------------------------
 frames = [Image.new("RGB", (16, 16), (255, 0, 0)), Image.new("RGB", (16, 16), (0, 0, 255))]

@@ -55,7 +55,7 @@ img = np.asarray(Image.open(img_path).convert("RGB"))
 x = preprocess(img)
 sess = ort.InferenceSession(WEIGHTS)
 outs = sess.run(None, {"input": x})
-# postprocess() truncates to int in create_face; redo its float path to keep sub-pixel values.
+# postprocess() truncates to int in create_face; capture the float results of filter_results.
 pp = sys.modules["retinaface.postprocess"]  # the package re-exports a function of the same name
 
 captured = []
