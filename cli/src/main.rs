@@ -195,7 +195,7 @@ fn batch(engine: &Engine, input: &Path, outdir: &Path, o: &ProcessOptions, recei
                         Ok(())
                     });
                 if let Err(e) = r {
-                    bar.println(format!("{}: {e}", f.display()));
+                    bar.suspend(|| eprintln!("{}: {e}", f.display()));
                     failures.lock().unwrap().push(f.display().to_string());
                 }
                 bar.set_message(name.to_string());

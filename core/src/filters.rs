@@ -13,16 +13,74 @@ pub fn box_blur(img: &Image<f32>, rx: usize, ry: usize) -> Image<f32> {
     box_blur_owned(img.clone(), rx, ry)
 }
 
-/// [`box_blur`] that reuses the input's buffer for the result (one big temporary fewer).
+/// [`box_blur`] in place, reusing the input's buffer for the result.
 pub fn box_blur_owned(mut img: Image<f32>, rx: usize, ry: usize) -> Image<f32> {
     let (w, h, ch) = (img.width, img.height, img.channels);
-    if w == 0 || h == 0 || ch == 0 {
-        return img;
-    }
-    let mut tmp = Image::<f32>::new(w, h, ch);
-    box_h(&img.data, &mut tmp.data, w, h, ch, rx);
-    box_v(&tmp.data, &mut img.data, w, h, ch, ry);
+    let stride = w * ch;
+    // Row y is read before any output row that could overwrite it is written (see box_stream).
+    box_stream(
+        w,
+        h,
+        ch,
+        rx,
+        ry,
+        &mut img.data,
+        |d, y, row| row.copy_from_slice(&d[y * stride..(y + 1) * stride]),
+        |d, y, row| d[y * stride..(y + 1) * stride].copy_from_slice(row),
+    );
     img
+}
+
+/// Streaming box filter: input rows come from `fill(state, y, row)` (w*ch values), are blurred
+/// horizontally into a ring of 2ry+2 rows, and each finished output row goes to
+/// `emit(state, y, row)`. Nothing of image size is allocated, which matters more than the
+/// arithmetic here: fresh pages cost page faults and every buffer is wiped when dropped.
+/// Input row y is always read before output row y is emitted, and never after, so filling from
+/// and emitting to the same buffer is safe.
+pub fn box_stream<S: ?Sized>(
+    w: usize,
+    h: usize,
+    ch: usize,
+    rx: usize,
+    ry: usize,
+    state: &mut S,
+    mut fill: impl FnMut(&mut S, usize, &mut [f32]),
+    mut emit: impl FnMut(&mut S, usize, &[f32]),
+) {
+    if w == 0 || h == 0 || ch == 0 {
+        return;
+    }
+    let ry = ry.min(h - 1);
+    let stride = w * ch;
+    let slots = 2 * ry + 2;
+    let mut ring = SecureBuf::<f32>::zeroed(slots * stride);
+    let mut line = SecureBuf::<f32>::zeroed(stride);
+    let mut acc = SecureBuf::<f32>::zeroed(stride);
+    let mut out = SecureBuf::<f32>::zeroed(stride);
+    let mut next = 0;
+    for y in 0..h {
+        let last = (y + ry).min(h - 1);
+        while next <= last {
+            fill(state, next, &mut line);
+            let slot = &mut ring[(next % slots) * stride..(next % slots + 1) * stride];
+            box_h(&line, slot, w, 1, ch, rx);
+            for (a, &v) in acc.iter_mut().zip(slot.iter()) {
+                *a += v;
+            }
+            next += 1;
+        }
+        if y > ry {
+            let old = y - ry - 1;
+            for (a, &v) in acc.iter_mut().zip(&ring[(old % slots) * stride..(old % slots + 1) * stride]) {
+                *a -= v;
+            }
+        }
+        let inv = 1.0 / (last - y.saturating_sub(ry) + 1) as f32;
+        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+            *o = a * inv;
+        }
+        emit(state, y, &out);
+    }
 }
 
 // Running sums: add the entering pixel, subtract the leaving one. f32 accumulators (twice the
@@ -111,50 +169,6 @@ fn box_h_n<const N: usize>(src: &[f32], dst: &mut [f32], w: usize, h: usize, r: 
     }
 }
 
-// Column sums kept for a whole row at once so the pass walks memory in order.
-fn box_v(src: &[f32], dst: &mut [f32], w: usize, h: usize, ch: usize, r: usize) {
-    let stride = w * ch;
-    let r = r.min(h - 1);
-    let mut acc = SecureBuf::<f32>::zeroed(stride);
-    for y in 0..=r {
-        for (a, &v) in acc.iter_mut().zip(&src[y * stride..(y + 1) * stride]) {
-            *a += v;
-        }
-    }
-    for y in 0..h {
-        let lo = y.saturating_sub(r);
-        let hi = (y + r).min(h - 1);
-        let inv = 1.0 / (hi - lo + 1) as f32;
-        for (o, &a) in dst[y * stride..(y + 1) * stride].iter_mut().zip(acc.iter()) {
-            *o = a * inv;
-        }
-        slide(&mut acc, src, stride, (y + r + 1 < h).then_some(y + r + 1), (y >= r).then(|| y - r));
-    }
-}
-
-/// acc += src\[enter block\] - src\[leave block\] (blocks of `n` values).
-#[inline]
-fn slide(acc: &mut [f32], src: &[f32], n: usize, enter: Option<usize>, leave: Option<usize>) {
-    match (enter, leave) {
-        (Some(e), Some(l)) => {
-            for ((a, &v), &u) in acc.iter_mut().zip(&src[e * n..(e + 1) * n]).zip(&src[l * n..(l + 1) * n]) {
-                *a += v - u;
-            }
-        }
-        (Some(e), None) => {
-            for (a, &v) in acc.iter_mut().zip(&src[e * n..(e + 1) * n]) {
-                *a += v;
-            }
-        }
-        (None, Some(l)) => {
-            for (a, &u) in acc.iter_mut().zip(&src[l * n..(l + 1) * n]) {
-                *a -= u;
-            }
-        }
-        (None, None) => {}
-    }
-}
-
 /// Box radius whose three passes approximate a Gaussian of `sigma` (variance of a box of width
 /// n is (n^2 - 1) / 12, three of them add up).
 pub fn box_radius_for_sigma(sigma: f32) -> usize {
@@ -227,36 +241,57 @@ pub fn resize(img: &Image<f32>, w: usize, h: usize) -> Image<f32> {
 
 /// Resamples the source rectangle (x0, y0, rw, rh) (pixel units, may be fractional) to `w` x `h`.
 pub fn resize_region(img: &Image<f32>, x0: f32, y0: f32, rw: f32, rh: f32, w: usize, h: usize) -> Image<f32> {
+    if img.width == w && img.height == h && x0 == 0.0 && y0 == 0.0 && rw == w as f32 && rh == h as f32 {
+        return img.clone();
+    }
+    resample(img, x0, y0, rw, rh, w, h, 1.0)
+}
+
+/// [`resize_region`] from 8-bit samples straight to float [0, 1] (no full-size float copy).
+pub fn resize_region_u8(img: &Image<u8>, x0: f32, y0: f32, rw: f32, rh: f32, w: usize, h: usize) -> Image<f32> {
+    resample(img, x0, y0, rw, rh, w, h, 1.0 / 255.0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resample<T: zeroize::Zeroize + Copy + Default + Into<f32>>(
+    img: &Image<T>,
+    x0: f32,
+    y0: f32,
+    rw: f32,
+    rh: f32,
+    w: usize,
+    h: usize,
+    scale: f32,
+) -> Image<f32> {
     let ch = img.channels;
     let mut out = Image::<f32>::new(w, h, ch);
     if w == 0 || h == 0 || img.width == 0 || img.height == 0 || ch == 0 {
         return out;
     }
-    if img.width == w && img.height == h && x0 == 0.0 && y0 == 0.0 && rw == w as f32 && rh == h as f32 {
-        out.data.copy_from_slice(&img.data);
-        return out;
-    }
     let tx = taps(img.width, x0, rw.max(1e-3), w);
     let ty = taps(img.height, y0, rh.max(1e-3), h);
-    // Horizontal first, into a (w x src_h) buffer, then vertical.
-    let mut tmp = Image::<f32>::new(w, img.height, ch);
-    for y in 0..img.height {
+    // Only the source rows some output row uses: a crop does not pay for the whole image.
+    let ry0 = ty.start.iter().copied().min().unwrap_or(0);
+    let ry1 = ty.start.iter().zip(&ty.weights).map(|(s, wv)| s + wv.len()).max().unwrap_or(0).min(img.height);
+    // Horizontal first, into a (w x used rows) buffer, then vertical.
+    let mut tmp = Image::<f32>::new(w, ry1.saturating_sub(ry0), ch);
+    for y in ry0..ry1 {
         let row = &img.data[y * img.width * ch..(y + 1) * img.width * ch];
-        let orow = &mut tmp.data[y * w * ch..(y + 1) * w * ch];
+        let orow = &mut tmp.data[(y - ry0) * w * ch..(y - ry0 + 1) * w * ch];
         for x in 0..w {
             let s = tx.start[x];
             for c in 0..ch {
                 let mut acc = 0.0f32;
                 for (k, &wt) in tx.weights[x].iter().enumerate() {
-                    acc += wt * row[(s + k) * ch + c];
+                    acc += wt * row[(s + k) * ch + c].into();
                 }
-                orow[x * ch + c] = acc;
+                orow[x * ch + c] = acc * scale;
             }
         }
     }
     let stride = w * ch;
     for y in 0..h {
-        let s = ty.start[y];
+        let s = ty.start[y] - ry0;
         let orow = &mut out.data[y * stride..(y + 1) * stride];
         for (k, &wt) in ty.weights[y].iter().enumerate() {
             let srow = &tmp.data[(s + k) * stride..(s + k + 1) * stride];
@@ -318,71 +353,104 @@ pub fn guided_filter(guide: &Image<f32>, p: &Plane, r: usize, eps: f32, sub: usi
 /// `guide` (1 or 3 channels; for grey only a_r is used), 4 channels at the guide's size.
 pub fn guided_coefficients(guide: &Image<f32>, p: &Plane, r: usize, eps: f32) -> Image<f32> {
     let (w, h) = (guide.width, guide.height);
-    let n = w * h;
     let gc = guide.channels.max(1);
     let mut ab = Image::<f32>::new(w, h, 4);
-    if n == 0 || p.data.len() != n {
+    if w * h == 0 || p.data.len() != w * h || guide.channels == 0 {
         return ab;
     }
+    // The window statistics are streamed row by row (box_stream), so the 13-channel stack of
+    // products is never materialised; only (a, b) are stored, then averaged once more.
     if gc >= 3 {
-        // I (3), p, I*p (3), upper triangle of I*I^T (6).
-        let mut st = Image::<f32>::new(w, h, 13);
-        for ((s, g), &pv) in st.data.chunks_exact_mut(13).zip(guide.data.chunks_exact(gc)).zip(p.data.iter()) {
-            s.copy_from_slice(&[
-                g[0],
-                g[1],
-                g[2],
-                pv,
-                g[0] * pv,
-                g[1] * pv,
-                g[2] * pv,
-                g[0] * g[0],
-                g[0] * g[1],
-                g[0] * g[2],
-                g[1] * g[1],
-                g[1] * g[2],
-                g[2] * g[2],
-            ]);
-        }
-        let m = box_blur_owned(st, r, r);
-        for (o, s) in ab.data.chunks_exact_mut(4).zip(m.data.chunks_exact(13)) {
-            let (mr, mg, mb, mp) = (s[0], s[1], s[2], s[3]);
-            let cov = [s[4] - mr * mp, s[5] - mg * mp, s[6] - mb * mp];
-            // Covariance of the guide plus eps on the diagonal: symmetric positive definite.
-            let a11 = s[7] - mr * mr + eps;
-            let a12 = s[8] - mr * mg;
-            let a13 = s[9] - mr * mb;
-            let a22 = s[10] - mg * mg + eps;
-            let a23 = s[11] - mg * mb;
-            let a33 = s[12] - mb * mb + eps;
-            let c11 = a22 * a33 - a23 * a23;
-            let c12 = a13 * a23 - a12 * a33;
-            let c13 = a12 * a23 - a13 * a22;
-            let c22 = a11 * a33 - a13 * a13;
-            let c23 = a12 * a13 - a11 * a23;
-            let c33 = a11 * a22 - a12 * a12;
-            let det = a11 * c11 + a12 * c12 + a13 * c13;
-            if det.abs() > 1e-20 && det.is_finite() {
-                let inv = 1.0 / det;
-                o[0] = (c11 * cov[0] + c12 * cov[1] + c13 * cov[2]) * inv;
-                o[1] = (c12 * cov[0] + c22 * cov[1] + c23 * cov[2]) * inv;
-                o[2] = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) * inv;
-            }
-            o[3] = mp - o[0] * mr - o[1] * mg - o[2] * mb;
-        }
+        box_stream(
+            w,
+            h,
+            13,
+            r,
+            r,
+            &mut ab.data,
+            |_, y, row| {
+                let g = &guide.data[y * w * gc..(y + 1) * w * gc];
+                let pr = &p.data[y * w..(y + 1) * w];
+                for ((s, g), &pv) in row.chunks_exact_mut(13).zip(g.chunks_exact(gc)).zip(pr) {
+                    let (r_, g_, b_) = (g[0], g[1], g[2]);
+                    s.copy_from_slice(&[
+                        r_,
+                        g_,
+                        b_,
+                        pv,
+                        r_ * pv,
+                        g_ * pv,
+                        b_ * pv,
+                        r_ * r_,
+                        r_ * g_,
+                        r_ * b_,
+                        g_ * g_,
+                        g_ * b_,
+                        b_ * b_,
+                    ]);
+                }
+            },
+            |abd, y, m| {
+                for (o, s) in abd[y * w * 4..(y + 1) * w * 4].chunks_exact_mut(4).zip(m.chunks_exact(13)) {
+                    o.copy_from_slice(&solve_colour(s, eps));
+                }
+            },
+        );
     } else {
-        let mut st = Image::<f32>::new(w, h, 4);
-        for ((s, g), &pv) in st.data.chunks_exact_mut(4).zip(guide.data.chunks_exact(gc)).zip(p.data.iter()) {
-            s.copy_from_slice(&[g[0], pv, g[0] * pv, g[0] * g[0]]);
-        }
-        let m = box_blur_owned(st, r, r);
-        for (o, s) in ab.data.chunks_exact_mut(4).zip(m.data.chunks_exact(4)) {
-            let a = (s[2] - s[0] * s[1]) / (s[3] - s[0] * s[0] + eps);
-            o[0] = a;
-            o[3] = s[1] - a * s[0];
-        }
+        box_stream(
+            w,
+            h,
+            4,
+            r,
+            r,
+            &mut ab.data,
+            |_, y, row| {
+                let g = &guide.data[y * w * gc..(y + 1) * w * gc];
+                let pr = &p.data[y * w..(y + 1) * w];
+                for ((s, g), &pv) in row.chunks_exact_mut(4).zip(g.chunks_exact(gc)).zip(pr) {
+                    s.copy_from_slice(&[g[0], pv, g[0] * pv, g[0] * g[0]]);
+                }
+            },
+            |abd, y, m| {
+                for (o, s) in abd[y * w * 4..(y + 1) * w * 4].chunks_exact_mut(4).zip(m.chunks_exact(4)) {
+                    let a = (s[2] - s[0] * s[1]) / (s[3] - s[0] * s[0] + eps);
+                    o.copy_from_slice(&[a, 0.0, 0.0, s[1] - a * s[0]]);
+                }
+            },
+        );
     }
     box_blur_owned(ab, r, r)
+}
+
+/// Per-window solve of the colour guided filter: from the means of (I, p, I*p, I*I^T) to
+/// (a_r, a_g, a_b, b).
+#[inline]
+fn solve_colour(s: &[f32], eps: f32) -> [f32; 4] {
+    let (mr, mg, mb, mp) = (s[0], s[1], s[2], s[3]);
+    let cov = [s[4] - mr * mp, s[5] - mg * mp, s[6] - mb * mp];
+    // Covariance of the guide plus eps on the diagonal: symmetric positive definite.
+    let a11 = s[7] - mr * mr + eps;
+    let a12 = s[8] - mr * mg;
+    let a13 = s[9] - mr * mb;
+    let a22 = s[10] - mg * mg + eps;
+    let a23 = s[11] - mg * mb;
+    let a33 = s[12] - mb * mb + eps;
+    let c11 = a22 * a33 - a23 * a23;
+    let c12 = a13 * a23 - a12 * a33;
+    let c13 = a12 * a23 - a13 * a22;
+    let c22 = a11 * a33 - a13 * a13;
+    let c23 = a12 * a13 - a11 * a23;
+    let c33 = a11 * a22 - a12 * a12;
+    let det = a11 * c11 + a12 * c12 + a13 * c13;
+    let mut o = [0.0f32; 4];
+    if det.abs() > 1e-20 && det.is_finite() {
+        let inv = 1.0 / det;
+        o[0] = (c11 * cov[0] + c12 * cov[1] + c13 * cov[2]) * inv;
+        o[1] = (c12 * cov[0] + c22 * cov[1] + c23 * cov[2]) * inv;
+        o[2] = (c13 * cov[0] + c23 * cov[1] + c33 * cov[2]) * inv;
+    }
+    o[3] = mp - o[0] * mr - o[1] * mg - o[2] * mb;
+    o
 }
 
 /// Evaluates guided-filter coefficients (computed on a grid `sub` times smaller, see
@@ -401,15 +469,31 @@ pub fn apply_coefficients(ab: &BlockSampler, row: &BlockRow, x: usize, g: &[f32]
 /// Mean of each `k` x `k` block (the last row/column of blocks may be partial). The block grid
 /// is what [`BlockSampler`] maps back to full resolution.
 pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
-    let (w, h, d) = (img.width, img.height, &img.data);
-    match img.channels {
-        1 => block_reduce::<1>(w, h, k, |i| [d[i]]),
-        2 => block_reduce::<2>(w, h, k, |i| [d[i * 2], d[i * 2 + 1]]),
-        3 => block_reduce::<3>(w, h, k, |i| [d[i * 3], d[i * 3 + 1], d[i * 3 + 2]]),
-        4 => block_reduce::<4>(w, h, k, |i| [d[i * 4], d[i * 4 + 1], d[i * 4 + 2], d[i * 4 + 3]]),
-        // Rare channel counts: area resampling onto the same grid size is close enough.
-        _ => resize(img, w.div_ceil(k.max(1)), h.div_ceil(k.max(1))),
+    let (w, h, ch) = (img.width, img.height, img.channels);
+    let k = k.max(1);
+    let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
+    let mut out = Image::<f32>::new(lw, lh, ch);
+    if w == 0 || h == 0 || ch == 0 {
+        return out;
     }
+    for (by, orow) in out.data.chunks_exact_mut(lw * ch).enumerate() {
+        let (y0, y1) = (by * k, ((by + 1) * k).min(h));
+        for irow in img.data[y0 * w * ch..y1 * w * ch].chunks_exact(w * ch) {
+            for (o, block) in orow.chunks_exact_mut(ch).zip(irow.chunks(k * ch)) {
+                for px in block.chunks_exact(ch) {
+                    for (a, &v) in o.iter_mut().zip(px) {
+                        *a += v;
+                    }
+                }
+            }
+        }
+        for (bx, o) in orow.chunks_exact_mut(ch).enumerate() {
+            let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
+            let inv = 1.0 / n as f32;
+            o.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    out
 }
 
 /// Block means of a per-pixel vector `f(pixel index)` of N values, without ever materialising
@@ -421,31 +505,37 @@ pub fn block_reduce<const N: usize>(w: usize, h: usize, k: usize, mut f: impl Fn
     if w == 0 || h == 0 || N == 0 {
         return out;
     }
-    for by in 0..lh {
-        let orow = &mut out.data[by * lw * N..(by + 1) * lw * N];
-        let (y0, y1) = (by * k, ((by + 1) * k).min(h));
-        for y in y0..y1 {
-            for (bx, o) in orow.chunks_exact_mut(N).enumerate() {
-                let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
-                let mut acc = [0.0f32; N];
-                for x in x0..x1 {
-                    let v = f(y * w + x);
-                    for c in 0..N {
-                        acc[c] += v[c];
-                    }
-                }
-                for c in 0..N {
-                    o[c] += acc[c];
-                }
-            }
-        }
-        for (bx, o) in orow.chunks_exact_mut(N).enumerate() {
-            let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
-            let inv = 1.0 / n as f32;
-            o.iter_mut().for_each(|v| *v *= inv);
-        }
+    for (by, orow) in out.data.chunks_exact_mut(lw * N).enumerate() {
+        block_row(w, h, k, by, &mut f, orow);
     }
     out
+}
+
+/// Row `by` of [`block_reduce`] into `out` (w.div_ceil(k) * N values).
+pub fn block_row<const N: usize>(w: usize, h: usize, k: usize, by: usize, f: &mut impl FnMut(usize) -> [f32; N], out: &mut [f32]) {
+    let k = k.max(1);
+    out.fill(0.0);
+    let (y0, y1) = (by * k, ((by + 1) * k).min(h));
+    for y in y0..y1 {
+        for (bx, o) in out.chunks_exact_mut(N).enumerate() {
+            let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
+            let mut acc = [0.0f32; N];
+            for x in x0..x1 {
+                let v = f(y * w + x);
+                for c in 0..N {
+                    acc[c] += v[c];
+                }
+            }
+            for c in 0..N {
+                o[c] += acc[c];
+            }
+        }
+    }
+    for (bx, o) in out.chunks_exact_mut(N).enumerate() {
+        let n = (((bx + 1) * k).min(w).saturating_sub(bx * k)) * y1.saturating_sub(y0);
+        let inv = if n > 0 { 1.0 / n as f32 } else { 0.0 };
+        o.iter_mut().for_each(|v| *v *= inv);
+    }
 }
 
 /// One full-resolution row's vertical interpolation on a block grid.
@@ -632,46 +722,24 @@ mod tests {
     #[test]
     #[ignore]
     fn time_box_blur() {
+        let time = |name: &str, f: &mut dyn FnMut()| {
+            f();
+            let t = std::time::Instant::now();
+            for _ in 0..10 {
+                f();
+            }
+            eprintln!("{name}: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
+        };
         let im = img_from(531, 709, 8, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
-        let _ = box_blur(&im, 5, 5);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            std::hint::black_box(box_blur(&im, 5, 5));
-        }
-        eprintln!("box_blur 531x709x8: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
-        let mut out = Image::<f32>::new(531, 709, 8);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            box_h(&im.data, &mut out.data, 531, 709, 8, 5);
-        }
-        eprintln!("box_h: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            box_v(&im.data, &mut out.data, 531, 709, 8, 5);
-        }
-        eprintln!("box_v: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            std::hint::black_box(Image::<f32>::new(531, 709, 8));
-        }
-        eprintln!("alloc: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
         let im1 = img_from(531, 709, 1, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
-        let mut out1 = Image::<f32>::new(531, 709, 1);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            box_h(&im1.data, &mut out1.data, 531, 709, 1, 5);
-        }
-        eprintln!("box_h 1ch: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            box_v(&im1.data, &mut out1.data, 531, 709, 1, 5);
-        }
-        eprintln!("box_v 1ch: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
-        let t = std::time::Instant::now();
-        for _ in 0..10 {
-            std::hint::black_box(box_blur(&im1, 5, 5));
-        }
-        eprintln!("box_blur 1ch: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
+        let lo8 = img_from(266, 355, 8, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
+        let g = img_from(266, 355, 3, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
+        let p = img_from(266, 355, 1, |x, y, c| ((x * 3 + y * 5 + c * 5) % 11) as f32 / 10.0);
+        time("box_blur 531x709x8 r5", &mut || drop(std::hint::black_box(box_blur(&im, 5, 5))));
+        time("box_blur 531x709x1 r5", &mut || drop(std::hint::black_box(box_blur(&im1, 5, 5))));
+        time("box_blur 266x355x8 r20", &mut || drop(std::hint::black_box(box_blur(&lo8, 20, 20))));
+        time("guided_coefficients 266x355 r3", &mut || drop(std::hint::black_box(guided_coefficients(&g, &p, 3, 1e-3))));
+        time("alloc+wipe 531x709x8", &mut || drop(std::hint::black_box(Image::<f32>::new(531, 709, 8))));
     }
 
     #[test]
