@@ -276,3 +276,90 @@ fn biometric_preset_carries_its_notice() {
     assert!(n.message.contains("May 2025"));
     assert_geometry(out.image.bytes(), &Preset::builtin("biometric-35x45").unwrap());
 }
+
+/// JPEG `body` with `segments` (complete marker segments) inserted right after SOI.
+fn with_segments(body: &[u8], segments: &[u8]) -> Vec<u8> {
+    assert_eq!(&body[..2], &[0xFF, 0xD8]);
+    let mut v = body[..2].to_vec();
+    v.extend_from_slice(segments);
+    v.extend_from_slice(&body[2..]);
+    v
+}
+
+/// A minimal EXIF APP1 segment holding only the orientation tag.
+fn exif_orientation(o: u16) -> Vec<u8> {
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend_from_slice(&1u16.to_be_bytes()); // one entry
+    tiff.extend_from_slice(&[0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1]); // Orientation, SHORT, count 1
+    tiff.extend_from_slice(&o.to_be_bytes());
+    tiff.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // value padding + next IFD = 0
+    let mut seg = vec![0xFF, 0xE1];
+    seg.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
+    seg.extend_from_slice(b"Exif\0\0");
+    seg.extend_from_slice(&tiff);
+    seg
+}
+
+fn jpeg_of(img: &image::RgbImage) -> Vec<u8> {
+    let mut v = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut v, 95).encode_image(img).unwrap();
+    v
+}
+
+#[test]
+fn every_exif_orientation_comes_out_upright() {
+    use image::imageops::{flip_horizontal, flip_vertical, rotate180, rotate270, rotate90};
+    let upright = rgb_of(HOPPER);
+    let o = opts("bewerbung-45x60");
+    for orientation in 1..=8u16 {
+        // Store the pixels the way a camera would for this tag, so that applying it restores them.
+        let stored = match orientation {
+            1 => upright.clone(),
+            2 => flip_horizontal(&upright),
+            3 => rotate180(&upright),
+            4 => flip_vertical(&upright),
+            5 => flip_horizontal(&rotate90(&upright)),
+            6 => rotate270(&upright),
+            7 => flip_horizontal(&rotate270(&upright)),
+            _ => rotate90(&upright),
+        };
+        let bytes = with_segments(&jpeg_of(&stored), &exif_orientation(orientation));
+        let out = engine().process(Input::Encoded(&bytes), &o).unwrap_or_else(|e| panic!("orientation {orientation}: {e}"));
+        assert_geometry(out.image.bytes(), &o.preset);
+        assert!(out.receipt.metadata_removed.contains(&lichtbild::metadata::MetadataKind::Exif));
+    }
+}
+
+#[test]
+fn metadata_never_reaches_the_output() {
+    // Lift every metadata segment of the synthetic "everything" JPEG into the real portrait.
+    let meta = include_bytes!("data/meta_full.jpg");
+    let mut segs = Vec::new();
+    let mut i = 2;
+    while i + 4 <= meta.len() && meta[i] == 0xFF {
+        let m = meta[i + 1];
+        let len = u16::from_be_bytes([meta[i + 2], meta[i + 3]]) as usize;
+        if (0xE1..=0xEF).contains(&m) || m == 0xFE {
+            segs.extend_from_slice(&meta[i..i + 2 + len]);
+        }
+        if m == 0xDA {
+            break;
+        }
+        i += 2 + len;
+    }
+    let input = with_segments(HOPPER, &segs);
+    let out = engine().process(Input::Encoded(&input), &opts("bewerbung-45x60")).unwrap();
+    use lichtbild::metadata::MetadataKind as K;
+    for k in [K::Exif, K::GpsLocation, K::CameraSerial, K::OwnerName, K::Timestamps, K::Xmp, K::Iptc, K::Comment] {
+        assert!(out.receipt.metadata_removed.contains(&k), "{k:?} not inventoried: {:?}", out.receipt.metadata_removed);
+    }
+    let b = out.image.bytes();
+    let has = |needle: &[u8]| b.windows(needle.len()).any(|w| w == needle);
+    assert!(!has(b"Exif\0"), "EXIF in output");
+    assert!(!has(b"http://ns.adobe.com/xap"), "XMP in output");
+    assert!(!has(b"Photoshop 3.0"), "IPTC in output");
+    assert!(!b.windows(2).any(|w| w == [0xFF, 0xFE]), "COM marker in output");
+    // The receipt names kinds, never values.
+    let json = out.receipt.to_json();
+    assert!(!json.contains("Jane Example"), "{json}");
+}
