@@ -14,7 +14,6 @@
 
 use std::io::{self, Write};
 
-use image::codecs::jpeg::{JpegEncoder, PixelDensity};
 use image::{ExtendedColorType, ImageEncoder};
 
 use crate::error::{Error, Result};
@@ -147,14 +146,17 @@ fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: u32) -> Result<
     if w > u16::MAX as usize || h > u16::MAX as usize {
         return Err(Error::Encode(format!("{w}x{h} is too large for JPEG (at most 65535 per side)")));
     }
-    let mut out = SecureWriter::with_capacity(w * h + SRGB_ICC.len() + 4096);
+    let mut out = SecureWriter::with_capacity(w * h / 2 + SRGB_ICC.len() + 4096);
     {
-        let mut enc = JpegEncoder::new_with_quality(&mut out, quality);
+        // jpeg-encoder (SIMD): 4:2:0 chroma like camera JPEGs, averaged rather than dropped.
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+        enc.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
         if dpi > 0 {
-            enc.set_pixel_density(PixelDensity::dpi(dpi.min(u16::MAX as u32) as u16));
+            enc.set_density(jpeg_encoder::PixelDensity::dpi(dpi.min(u16::MAX as u32) as u16));
         }
-        enc.set_icc_profile(SRGB_ICC.to_vec()).map_err(|e| Error::Encode(e.to_string()))?;
-        enc.write_image(rgb, w as u32, h as u32, ExtendedColorType::Rgb8).map_err(|e| Error::Encode(format!("JPEG: {e}")))?;
+        enc.add_icc_profile(SRGB_ICC).map_err(|e| Error::Encode(e.to_string()))?;
+        enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb).map_err(|e| Error::Encode(format!("JPEG: {e}")))?;
     }
     Ok(out.into_secure())
 }
