@@ -4,7 +4,7 @@
 //! a tiny ordered dither so that the 8-bit encoding later does not turn them into visible bands.
 
 use crate::error::{Error, Result};
-use crate::filters::{gaussian_blur, resize, resize_region_u8};
+use crate::filters::{block_downsample, gaussian_blur, resize, resize_region_u8, BlockSampler};
 use crate::options::{Background, Rgb};
 use crate::privacy::secure_buffer::SecureBuf;
 use crate::raster::{Image, Plane};
@@ -148,22 +148,31 @@ fn gradient(w: usize, h: usize, top: Rgb, bottom: Rgb) -> Image<f32> {
 /// edges. Gains are applied in linear light; the centre ends up ~10 % brighter than the colour
 /// in sRGB terms, the far corners ~15 % darker.
 fn studio(w: usize, h: usize, c: Rgb) -> Image<f32> {
+    const G0: f32 = 0.8 - 0.15;
+    const G1: f32 = 0.8 + 0.45;
+    const STEPS: usize = 1024;
     let lin = rgb_f(c).map(to_linear);
+    // The colour as a function of the gain, tabulated: no powf per pixel.
+    let lut: Vec<[f32; 3]> = (0..=STEPS).map(|i| lin.map(|l| to_srgb(l * (G0 + (G1 - G0) * i as f32 / STEPS as f32)))).collect();
     let (cx, cy) = (0.5 * w as f32, 0.35 * h as f32);
     let r = 0.5 * ((w * w + h * h) as f32).sqrt().max(1.0);
     let mut out = Image::<f32>::new(w, h, 3);
     for y in 0..h {
+        let dy = (y as f32 + 0.5 - cy) / r;
         for x in 0..w {
             let dx = (x as f32 + 0.5 - cx) / r;
-            let dy = (y as f32 + 0.5 - cy) / r;
             let d2 = dx * dx + dy * dy;
             let light = (-d2 / (0.55 * 0.55)).exp();
             let t = ((d2.sqrt() - 0.5) / 0.8).clamp(0.0, 1.0);
             let vignette = t * t * (3.0 - 2.0 * t);
             let gain = 0.8 + 0.45 * light - 0.15 * vignette;
+            let u = ((gain - G0) / (G1 - G0)).clamp(0.0, 1.0) * STEPS as f32;
+            let i = (u as usize).min(STEPS - 1);
+            let f = u - i as f32;
             let dth = dither(x, y);
             for ch in 0..3 {
-                out.data[(y * w + x) * 3 + ch] = (to_srgb(lin[ch] * gain) + dth).clamp(0.0, 1.0);
+                let v = lut[i][ch] + f * (lut[i + 1][ch] - lut[i][ch]);
+                out.data[(y * w + x) * 3 + ch] = (v + dth).clamp(0.0, 1.0);
             }
         }
     }
@@ -206,13 +215,23 @@ fn blurred_original(frame: &Image<f32>, alpha: &Plane) -> Image<f32> {
         }
         m.map(|v| (v / n as f64) as f32)
     };
+    // A blur this wide is smooth: compute it on a grid k times smaller and interpolate.
     let sigma = 0.035 * w.min(h) as f32;
-    let b = gaussian_blur(&st, sigma);
+    let k = ((sigma / 4.0).floor() as usize).max(1);
+    let low = block_downsample(&st, k);
     drop(st);
+    let b = gaussian_blur(&low, sigma / k as f32);
+    drop(low);
+    let up = BlockSampler::new(&b, w, k);
     const EPS: f32 = 1e-3;
-    for (o, s) in out.data.chunks_exact_mut(3).zip(b.data.chunks_exact(4)) {
-        for c in 0..3 {
-            o[c] = ((s[c] + EPS * global[c]) / (s[3] + EPS)).clamp(0.0, 1.0);
+    for y in 0..h {
+        let row = up.row(y);
+        for x in 0..w {
+            let s: [f32; 4] = up.sample(&row, x);
+            let o = &mut out.data[(y * w + x) * 3..(y * w + x) * 3 + 3];
+            for c in 0..3 {
+                o[c] = ((s[c] + EPS * global[c]) / (s[3] + EPS)).clamp(0.0, 1.0);
+            }
         }
     }
     out

@@ -12,7 +12,6 @@
 use crate::detect::Face;
 use crate::error::{Error, Result};
 use crate::geometry::{Affine, Point};
-use crate::privacy::secure_buffer::SecureBuf;
 use crate::raster::Rgb8;
 use ort::session::Session;
 
@@ -23,8 +22,6 @@ pub const CROP_SCALE: f32 = 1.5;
 pub const NUM_POINTS: usize = 468;
 
 const STAGE: &str = "landmarks";
-/// Supersampling grid cap: beyond it the taps are sparser than the source pixels, still smooth.
-const MAX_TAPS: usize = 8;
 
 /// The subject's right eye ring (usually the image-left eye), MediaPipe FACEMESH_RIGHT_EYE.
 pub const RIGHT_EYE: [usize; 16] = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246];
@@ -170,58 +167,6 @@ pub fn crop_transform(face: &Face) -> Result<Affine> {
     Ok(Affine::similarity(Point::new(half, half), b.center(), angle, side / INPUT_SIZE as f32))
 }
 
-/// Bilinear RGB sample at continuous image coordinates (pixel centres at +0.5), edge-clamped.
-#[inline]
-fn sample_rgb(img: &Rgb8, x: f32, y: f32) -> [f32; 3] {
-    let fx = (x - 0.5).clamp(0.0, (img.width - 1) as f32);
-    let fy = (y - 0.5).clamp(0.0, (img.height - 1) as f32);
-    // NaN survives clamp; `as usize` turns it into 0, and the weights below stay finite-or-NaN
-    // without indexing out of bounds.
-    let x0 = (fx as usize).min(img.width - 1);
-    let y0 = (fy as usize).min(img.height - 1);
-    let x1 = (x0 + 1).min(img.width - 1);
-    let y1 = (y0 + 1).min(img.height - 1);
-    let ax = fx - x0 as f32;
-    let ay = fy - y0 as f32;
-    let (p00, p10, p01, p11) = (img.px(x0, y0), img.px(x1, y0), img.px(x0, y1), img.px(x1, y1));
-    std::array::from_fn(|c| {
-        let top = p00[c] as f32 * (1.0 - ax) + p10[c] as f32 * ax;
-        let bot = p01[c] as f32 * (1.0 - ax) + p11[c] as f32 * ax;
-        top * (1.0 - ay) + bot * ay
-    })
-}
-
-/// The model input: NHWC RGB in [0, 1], sampled through `t` (crop -> image).
-fn crop_input(img: &Rgb8, t: &Affine) -> SecureBuf<f32> {
-    let n = INPUT_SIZE;
-    let scale = t.scale();
-    // Box prefilter by supersampling the footprint of each output pixel, only where it matters.
-    let taps = if scale > 2.0 { (scale.ceil() as usize).min(MAX_TAPS) } else { 1 };
-    let norm = 1.0 / (255.0 * (taps * taps) as f32);
-    let mut buf = SecureBuf::<f32>::zeroed(n * n * 3);
-    for v in 0..n {
-        for u in 0..n {
-            let mut acc = [0.0f32; 3];
-            for j in 0..taps {
-                for i in 0..taps {
-                    let cu = u as f32 + (i as f32 + 0.5) / taps as f32;
-                    let cv = v as f32 + (j as f32 + 0.5) / taps as f32;
-                    let p = t.apply(Point::new(cu, cv));
-                    let s = sample_rgb(img, p.x, p.y);
-                    acc[0] += s[0];
-                    acc[1] += s[1];
-                    acc[2] += s[2];
-                }
-            }
-            let o = (v * n + u) * 3;
-            buf[o] = acc[0] * norm;
-            buf[o + 1] = acc[1] * norm;
-            buf[o + 2] = acc[2] * norm;
-        }
-    }
-    buf
-}
-
 /// Runs the face mesh on a square crop around `face` (1.5x the box, rotated upright using the
 /// eyes of `face`), and maps the result back to `img` coordinates.
 pub fn run(session: &mut Session, img: &Rgb8, face: &Face) -> Result<FaceMesh> {
@@ -232,7 +177,8 @@ pub fn run(session: &mut Session, img: &Rgb8, face: &Face) -> Result<FaceMesh> {
         return Err(Error::InvalidInput("face mesh needs a non-empty image whose buffer matches its size".into()));
     }
     let t = crop_transform(face)?;
-    let input = crop_input(img, &t);
+    // The crop is the same resampling as the output composition (prefiltered when it shrinks).
+    let input = crate::compose::compose(img, &t.inverse(), INPUT_SIZE, INPUT_SIZE).frame.data;
     let n = INPUT_SIZE;
     let tensor = ort::value::TensorRef::from_array_view(([1usize, n, n, 3], &input[..])).map_err(|e| Error::inference(STAGE, e))?;
     let outputs = session.run(ort::inputs!["input_1" => tensor]).map_err(|e| Error::inference(STAGE, e))?;
@@ -282,20 +228,8 @@ mod tests {
     /// coordinates, y down) ends up at a + deg. Outside is mid grey.
     fn rotate(img: &Rgb8, deg: f32) -> Rgb8 {
         let c = Point::new(img.width as f32 * 0.5, img.height as f32 * 0.5);
-        let back = Affine::similarity(c, c, -deg.to_radians(), 1.0);
-        let mut out = Rgb8::new(img.width, img.height, 3);
-        for y in 0..img.height {
-            for x in 0..img.width {
-                let p = back.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
-                let inside = p.x >= 0.0 && p.y >= 0.0 && p.x <= img.width as f32 && p.y <= img.height as f32;
-                let v = if inside { sample_rgb(img, p.x, p.y) } else { [128.0; 3] };
-                let o = out.px_mut(x, y);
-                for k in 0..3 {
-                    o[k] = (v[k] + 0.5).clamp(0.0, 255.0) as u8;
-                }
-            }
-        }
-        out
+        let fwd = Affine::similarity(c, c, deg.to_radians(), 1.0);
+        crate::compose::compose(img, &fwd, img.width, img.height).frame.to_u8()
     }
 
     fn eye_angle_deg(m: &FaceMesh) -> f32 {
