@@ -134,10 +134,10 @@ fn gradient(w: usize, h: usize, top: Rgb, bottom: Rgb) -> Image<f32> {
     for y in 0..h {
         let f = if h > 1 { y as f32 / (h - 1) as f32 } else { 0.0 };
         let row = [0, 1, 2].map(|c| to_srgb(t[c] + (b[c] - t[c]) * f));
-        for x in 0..w {
+        for (x, px) in out.data[y * w * 3..(y + 1) * w * 3].chunks_exact_mut(3).enumerate() {
             let d = dither(x, y);
-            for c in 0..3 {
-                out.data[(y * w + x) * 3 + c] = (row[c] + d).clamp(0.0, 1.0);
+            for (o, &v) in px.iter_mut().zip(&row) {
+                *o = (v + d).clamp(0.0, 1.0);
             }
         }
     }
@@ -170,9 +170,9 @@ fn studio(w: usize, h: usize, c: Rgb) -> Image<f32> {
             let i = (u as usize).min(STEPS - 1);
             let f = u - i as f32;
             let dth = dither(x, y);
-            for ch in 0..3 {
-                let v = lut[i][ch] + f * (lut[i + 1][ch] - lut[i][ch]);
-                out.data[(y * w + x) * 3 + ch] = (v + dth).clamp(0.0, 1.0);
+            let (l0, l1) = (lut[i], lut[i + 1]);
+            for (ch, o) in out.data[(y * w + x) * 3..(y * w + x) * 3 + 3].iter_mut().enumerate() {
+                *o = (l0[ch] + f * (l1[ch] - l0[ch]) + dth).clamp(0.0, 1.0);
             }
         }
     }
@@ -196,10 +196,10 @@ fn blurred_original(frame: &Image<f32>, alpha: &Plane) -> Image<f32> {
     let (mut gsum, mut gw) = ([0.0f64; 3], 0.0f64);
     for i in 0..n {
         let wt = 1.0 - alpha.data[i].clamp(0.0, 1.0);
-        for c in 0..3 {
+        for (c, g) in gsum.iter_mut().enumerate() {
             let v = frame.data[i * fc + c.min(fc - 1)];
             st.data[i * 4 + c] = wt * v;
-            gsum[c] += (wt * v) as f64;
+            *g += (wt * v) as f64;
         }
         st.data[i * 4 + 3] = wt;
         gw += wt as f64;

@@ -37,6 +37,7 @@ pub fn box_blur_owned(mut img: Image<f32>, rx: usize, ry: usize) -> Image<f32> {
 /// arithmetic here: fresh pages cost page faults and every buffer is wiped when dropped.
 /// Input row y is always read before output row y is emitted, and never after, so filling from
 /// and emitting to the same buffer is safe.
+#[allow(clippy::too_many_arguments)]
 pub fn box_stream<S: ?Sized>(
     w: usize,
     h: usize,

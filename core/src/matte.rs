@@ -2,24 +2,28 @@
 //! with foreground colours.
 //!
 //! The segmenter sees 256x256, so its edge is a blurry, slightly misplaced band once it is back at
-//! frame size. [`refine`] turns it into a matte at full resolution in three O(n) steps:
-//! 1. a fast colour guided filter snaps the soft band onto the photo's real edges (hair strands
-//!    come out as partial alpha);
-//! 2. a trimap: pixels confidently inside/outside the coarse mask are forced to 1/0, only the
-//!    band in between keeps the filtered, soft alpha (no haze in the background, no holes in the
-//!    face);
+//! frame size. [`refine`] turns it into a matte at full resolution in O(n) steps:
+//! 1. a trimap: pixels confidently inside/outside the coarse mask are forced to 1/0, only the
+//!    band in between gets a soft alpha (no haze over the background, no holes in the face);
+//! 2. in that band, a fast colour guided filter (He et al.), run twice, snaps the alpha onto the
+//!    photo's real edges: crisp on hard edges, partial alpha on hair strands;
 //! 3. blur-fusion foreground estimation (Forte & Pitié 2021) removes the old background's colour
 //!    from the semi-transparent pixels, so hair does not carry a fringe onto the new background.
+//!
+//! Everything smooth (trimap, filter coefficients, local colour means) is solved on a grid of
+//! about 180 px on its short side (3x smaller at 531x709; visually identical to 2x, twice as
+//! fast) and streamed through running-sum box filters; the full-resolution work is reading the
+//! photo, evaluating the band and writing the two results.
 
 use crate::error::{Error, Result};
-use crate::privacy::secure_buffer::SecureBuf;
 use crate::filters::{
     apply_coefficients, block_downsample, block_row, box_blur_owned, box_stream, dilate, erode, guided_coefficients, resize,
     BlockSampler,
 };
-use std::borrow::Cow;
+use crate::privacy::secure_buffer::SecureBuf;
 use crate::raster::{Image, Plane};
 use ort::session::Session;
+use std::borrow::Cow;
 
 /// The selfie segmenter's square input size.
 pub const MODEL_SIZE: usize = 256;
@@ -115,7 +119,7 @@ pub(crate) fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, 
     // times smaller; full resolution is only touched to read the photo, to evaluate the soft
     // band and to write the results. (Big temporaries cost more in page faults and wiping
     // than in arithmetic.)
-    let k = ((s / 300.0).round() as usize).max(1);
+    let k = ((s / 180.0).round() as usize).max(1);
     let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
     let guide_low = block_downsample(&rgb, k);
     let coarse_low = block_downsample(&coarse, k);
@@ -475,9 +479,9 @@ pub(crate) mod tests {
         for i in 0..w * h {
             let a = alpha.data[i];
             if a > 0.1 && a < 0.9 {
-                for c in 0..3 {
-                    err_raw += (img.data[i * 3 + c] - fgc[c]).abs();
-                    err_est += (fg.data[i * 3 + c] - fgc[c]).abs();
+                for (c, &t) in fgc.iter().enumerate() {
+                    err_raw += (img.data[i * 3 + c] - t).abs();
+                    err_est += (fg.data[i * 3 + c] - t).abs();
                 }
                 n += 3;
             }
@@ -540,9 +544,9 @@ pub(crate) mod tests {
             let mut raw = Image::<f32>::new(w, h, 3);
             for i in 0..w * h {
                 let al = a.data[i];
-                for c in 0..3 {
-                    out.data[i * 3 + c] = al * fg.data[i * 3 + c] + (1.0 - al) * col[c];
-                    raw.data[i * 3 + c] = al * frame.data[i * 3 + c] + (1.0 - al) * col[c];
+                for (c, &b) in col.iter().enumerate() {
+                    out.data[i * 3 + c] = al * fg.data[i * 3 + c] + (1.0 - al) * b;
+                    raw.data[i * 3 + c] = al * frame.data[i * 3 + c] + (1.0 - al) * b;
                 }
             }
             save(&out, &format!("/tmp/matte_on_{name}.png"));
@@ -578,8 +582,8 @@ pub(crate) mod tests {
             for i in 0..w * h {
                 let al = a.data[i];
                 let col = [1.0, 0.0, 0.0];
-                for c in 0..3 {
-                    out.data[i * 3 + c] = al * fg.data[i * 3 + c] + (1.0 - al) * col[c];
+                for (c, &b) in col.iter().enumerate() {
+                    out.data[i * 3 + c] = al * fg.data[i * 3 + c] + (1.0 - al) * b;
                 }
             }
             save(&zoom(&out, 140, 5, 180, 130, 3), &format!("/tmp/sweep_{name}_red.png"));
@@ -608,5 +612,15 @@ pub(crate) mod tests {
             .collect();
         times.sort_by(f64::total_cmp);
         eprintln!("refine 531x709: min {:.2} ms, median {:.2} ms", times[0], times[15]);
+        let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
+        let mut times: Vec<f64> = (0..15)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                drop(std::hint::black_box(person_mask(&mut s, &f).unwrap()));
+                t.elapsed().as_secs_f64() * 1000.0
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        eprintln!("person_mask 531x709 (1 thread): min {:.2} ms, median {:.2} ms", times[0], times[7]);
     }
 }

@@ -61,7 +61,9 @@ pub(crate) fn apply_polygons(
     s: f32,
 ) {
     let (w, h) = (fg.width, fg.height);
-    if !(iod > 2.0) || !(s > 0.0) || w == 0 || h == 0 || fg.channels < 3 {
+    // NaN fails every comparison, so test for the good case.
+    let usable = iod > 2.0 && s > 0.0;
+    if !usable || w == 0 || h == 0 || fg.channels < 3 {
         return;
     }
     let s = s.min(1.0);
@@ -115,7 +117,7 @@ fn polygons_roi(w: usize, h: usize, polys: &[Vec<Point>]) -> Option<Roi> {
 /// the face's bounding box. Pixels inside the feature polygons are exactly 0. None when the oval
 /// is empty or off-frame.
 pub(crate) fn skin_mask(w: usize, h: usize, oval: &[Point], features: &[Vec<Point>], iod: f32) -> Option<Roi> {
-    if oval.len() < 3 || !(iod > 0.0) || oval.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
+    if oval.len() < 3 || iod.is_nan() || iod <= 0.0 || oval.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
         return None;
     }
     let grow = (iod * 0.06).round().max(1.0) as usize;
