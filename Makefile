@@ -39,7 +39,7 @@ rust-test: venv
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: rust-test
+test: lint rust-test
 
 bench: build
 	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(CARGO) run --release -p lichtbild --example e2e_bench

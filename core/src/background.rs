@@ -422,31 +422,6 @@ mod tests {
         !c
     }
 
-    #[test]
-    #[ignore]
-    fn time_backgrounds_531x709() {
-        let (f, a) = scene(531, 709, [0.9, 0.1, 0.1], [0.2, 0.7, 0.2]);
-        let img = png(1200, 800, |x, y| [(x % 256) as u8, (y % 256) as u8, 128]);
-        for (name, bg) in [
-            ("solid", Background::Solid(Rgb(1, 2, 3))),
-            ("gradient", Background::Gradient(Rgb(0, 0, 0), Rgb(255, 255, 255))),
-            ("studio", Background::Studio(Rgb(100, 100, 100))),
-            ("blur", Background::BlurredOriginal),
-            ("image 1200x800 png", Background::Image(img.clone())),
-        ] {
-            let mut t: Vec<f64> = (0..15)
-                .map(|_| {
-                    let t = std::time::Instant::now();
-                    let b = render(&bg, &f, &a).unwrap().unwrap();
-                    drop(std::hint::black_box(composite(&f, &a, Some(&b))));
-                    t.elapsed().as_secs_f64() * 1000.0
-                })
-                .collect();
-            t.sort_by(f64::total_cmp);
-            eprintln!("{name} + composite: min {:.2} ms, median {:.2} ms", t[0], t[7]);
-        }
-    }
-
     /// Renders each background behind the astronaut to /tmp for looking at.
     #[test]
     #[ignore]

@@ -93,7 +93,7 @@ mod tests {
         let mut v = vec![0u8; w * h * 3];
         for y in 0..h {
             for x in 0..w {
-                let c = if (x / cell + y / cell) % 2 == 0 { 200 } else { 40 };
+                let c = if (x / cell + y / cell).is_multiple_of(2) { 200 } else { 40 };
                 v[(y * w + x) * 3..][..3].copy_from_slice(&[c, (x % 256) as u8, (y % 256) as u8]);
             }
         }

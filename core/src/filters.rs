@@ -721,29 +721,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore]
-    fn time_box_blur() {
-        let time = |name: &str, f: &mut dyn FnMut()| {
-            f();
-            let t = std::time::Instant::now();
-            for _ in 0..10 {
-                f();
-            }
-            eprintln!("{name}: {:.2} ms", t.elapsed().as_secs_f64() * 100.0);
-        };
-        let im = img_from(531, 709, 8, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
-        let im1 = img_from(531, 709, 1, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
-        let lo8 = img_from(266, 355, 8, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
-        let g = img_from(266, 355, 3, |x, y, c| ((x * 7 + y * 13 + c * 5) % 11) as f32 / 10.0);
-        let p = img_from(266, 355, 1, |x, y, c| ((x * 3 + y * 5 + c * 5) % 11) as f32 / 10.0);
-        time("box_blur 531x709x8 r5", &mut || drop(std::hint::black_box(box_blur(&im, 5, 5))));
-        time("box_blur 531x709x1 r5", &mut || drop(std::hint::black_box(box_blur(&im1, 5, 5))));
-        time("box_blur 266x355x8 r20", &mut || drop(std::hint::black_box(box_blur(&lo8, 20, 20))));
-        time("guided_coefficients 266x355 r3", &mut || drop(std::hint::black_box(guided_coefficients(&g, &p, 3, 1e-3))));
-        time("alloc+wipe 531x709x8", &mut || drop(std::hint::black_box(Image::<f32>::new(531, 709, 8))));
-    }
-
-    #[test]
     fn resize_preserves_constants_and_means() {
         let im = img_from(531, 709, 3, |x, y, c| ((x + 2 * y + c) % 2) as f32);
         let s = resize(&im, 256, 256);

@@ -594,33 +594,4 @@ pub(crate) mod tests {
         }
         save(&zoom(&frame, 140, 5, 180, 130, 3), "/tmp/sweep_frame.png");
     }
-
-    /// Timing at the bewerbung-45x60 size (run with --release --ignored).
-    #[test]
-    #[ignore]
-    fn time_refine_531x709() {
-        let (frame, m) = astronaut_mask();
-        let f = resize(&frame, 531, 709);
-        let c = resize(&m, 531, 709);
-        let cov = ones(531, 709);
-        let mut times: Vec<f64> = (0..30)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                drop(std::hint::black_box(refine(&f, &c, &cov)));
-                t.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        eprintln!("refine 531x709: min {:.2} ms, median {:.2} ms", times[0], times[15]);
-        let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
-        let mut times: Vec<f64> = (0..15)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                drop(std::hint::black_box(person_mask(&mut s, &f).unwrap()));
-                t.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        eprintln!("person_mask 531x709 (1 thread): min {:.2} ms, median {:.2} ms", times[0], times[7]);
-    }
 }

@@ -123,7 +123,7 @@ pub(crate) fn assess(f: &Facts<'_>) -> Vec<Finding> {
     if let Some(n) = &p.notice {
         v.push(Finding::new(C::PresetNotice, S::Info, n.clone(), None));
     }
-    v.sort_by(|a, b| b.severity.cmp(&a.severity));
+    v.sort_by_key(|f| std::cmp::Reverse(f.severity));
     v
 }
 
@@ -135,7 +135,8 @@ fn face_stats(frame: &Image<f32>, mesh: &FaceMesh) -> Option<(f32, f32, f32)> {
     }
     let (l, r) = (mesh.left_eye_center(), mesh.right_eye_center());
     let iod = l.dist(r);
-    if !(iod > 2.0) {
+    // Written this way round so a NaN distance is refused too.
+    if iod.is_nan() || iod <= 2.0 {
         return None;
     }
     // A 96x96 grid covering the face: origin above the eye line, unit = iod / 64.

@@ -85,7 +85,7 @@ fn astronaut_to_application_photo() {
     for (x, y) in [(8, 8), (522, 8), (265, 6)] {
         let p = img.get_pixel(x, y).0;
         for c in 0..3 {
-            assert!((p[c] as i32 - want[c] as i32).abs() <= 4, "background at ({x},{y}) is {p:?}, want {want:?}");
+            assert!((p[c] as i32 - want[c]).abs() <= 4, "background at ({x},{y}) is {p:?}, want {want:?}");
         }
     }
     assert_eq!(out.receipt.geometry.faces_found, 1);
