@@ -24,14 +24,16 @@ pub fn compose(src: &Rgb8, t: &Affine, width: usize, height: usize) -> Compositi
     let mut coverage = Plane::new(width, height, 1);
     let (w, h) = (img.width as f32, img.height as f32);
     let mut outside = 0.0f64;
-    for y in 0..height {
-        for x in 0..width {
-            let q = inv.apply(Point::new(x as f32 + 0.5, y as f32 + 0.5));
+    for (y, (frow, crow)) in frame.data.chunks_exact_mut(width * 3).zip(coverage.data.chunks_exact_mut(width)).enumerate() {
+        // Walk the row incrementally: one step in x moves the source point by (a, c).
+        let mut q = inv.apply(Point::new(0.5, y as f32 + 0.5));
+        for (out, cov) in frow.chunks_exact_mut(3).zip(crow.iter_mut()) {
             let inside = (q.x.min(w - q.x).min(q.y).min(h - q.y) + 0.5).clamp(0.0, 1.0);
-            coverage.data[y * width + x] = inside;
+            *cov = inside;
             outside += (1.0 - inside) as f64;
-            let o = (y * width + x) * 3;
-            sample_rgb(img, q.x, q.y, &mut frame.data[o..o + 3]);
+            sample_rgb(img, q.x, q.y, out);
+            q.x += inv.a;
+            q.y += inv.c;
         }
     }
     Composition { frame, coverage, extended: (outside / (width * height).max(1) as f64) as f32 }
@@ -71,16 +73,17 @@ fn sample_rgb(img: &Rgb8, x: f32, y: f32, out: &mut [f32]) {
     let fy = (y - 0.5).clamp(0.0, (img.height - 1) as f32);
     let x0 = fx as usize;
     let y0 = fy as usize;
-    let x1 = (x0 + 1).min(img.width - 1);
-    let y1 = (y0 + 1).min(img.height - 1);
+    // At the last column/row the right/lower neighbour is the pixel itself.
+    let dx = if x0 + 1 < img.width { 3 } else { 0 };
+    let dy = if y0 + 1 < img.height { img.width * 3 } else { 0 };
     let ax = fx - x0 as f32;
     let ay = fy - y0 as f32;
-    let (i00, i10, i01, i11) = (img.idx(x0, y0), img.idx(x1, y0), img.idx(x0, y1), img.idx(x1, y1));
-    let d = &img.data;
-    for c in 0..3 {
-        let top = d[i00 + c] as f32 * (1.0 - ax) + d[i10 + c] as f32 * ax;
-        let bot = d[i01 + c] as f32 * (1.0 - ax) + d[i11 + c] as f32 * ax;
-        out[c] = (top * (1.0 - ay) + bot * ay) * (1.0 / 255.0);
+    let i = (y0 * img.width + x0) * 3;
+    let d = &img.data[i..i + dy + dx + 3];
+    let (w00, w10, w01, w11) = ((1.0 - ax) * (1.0 - ay), ax * (1.0 - ay), (1.0 - ax) * ay, ax * ay);
+    for (c, o) in out.iter_mut().enumerate().take(3) {
+        let v = d[c] as f32 * w00 + d[dx + c] as f32 * w10 + d[dy + c] as f32 * w01 + d[dy + dx + c] as f32 * w11;
+        *o = v * (1.0 / 255.0);
     }
 }
 
