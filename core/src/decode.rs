@@ -660,30 +660,10 @@ fn apply_orientation(mut img: Rgb8, o: u8) -> Rgb8 {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_data::*;
     use super::*;
     use crate::error::ErrorKind;
     use crate::metadata::MetadataKind;
-
-    const GRACE: &[u8] = include_bytes!("../../tests/fixtures/grace_hopper.jpg");
-    const ASTRONAUT: &[u8] = include_bytes!("../../tests/fixtures/astronaut.png");
-    const META_JPG: &[u8] = include_bytes!("../tests/data/meta_full.jpg");
-    const META_PNG: &[u8] = include_bytes!("../tests/data/meta_full.png");
-    const META_WEBP: &[u8] = include_bytes!("../tests/data/meta_full.webp");
-    const CMYK_JPG: &[u8] = include_bytes!("../tests/data/cmyk.jpg");
-    const YCCK_JPG: &[u8] = include_bytes!("../tests/data/ycck.jpg");
-    const ANIM_WEBP: &[u8] = include_bytes!("../tests/data/anim.webp");
-    const COMMENT_GIF: &[u8] = include_bytes!("../tests/data/comment.gif");
-    const PROGRESSIVE: &[u8] = include_bytes!("../tests/data/progressive.jpg");
-    const ORIENT: [&[u8]; 8] = [
-        include_bytes!("../tests/data/orient_1.jpg"),
-        include_bytes!("../tests/data/orient_2.jpg"),
-        include_bytes!("../tests/data/orient_3.jpg"),
-        include_bytes!("../tests/data/orient_4.jpg"),
-        include_bytes!("../tests/data/orient_5.jpg"),
-        include_bytes!("../tests/data/orient_6.jpg"),
-        include_bytes!("../tests/data/orient_7.jpg"),
-        include_bytes!("../tests/data/orient_8.jpg"),
-    ];
 
     fn load(bytes: &[u8], min_scale: f32) -> Result<Decoded> {
         let p = probe(bytes, &Limits::default())?;

@@ -243,16 +243,12 @@ impl Drop for SecureWriter {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_data::*;
     use super::*;
     use crate::decode::{decode, probe, Limits};
     use crate::error::ErrorKind;
     use crate::metadata::{inventory, MetadataKind};
 
-    const GRACE: &[u8] = include_bytes!("../../tests/fixtures/grace_hopper.jpg");
-    const ASTRONAUT: &[u8] = include_bytes!("../../tests/fixtures/astronaut.png");
-    const META_JPG: &[u8] = include_bytes!("../tests/data/meta_full.jpg");
-    const META_PNG: &[u8] = include_bytes!("../tests/data/meta_full.png");
-    const META_WEBP: &[u8] = include_bytes!("../tests/data/meta_full.webp");
 
     fn decoded(bytes: &[u8]) -> Image<u8> {
         let p = probe(bytes, &Limits::default()).unwrap();

@@ -24,6 +24,8 @@ pub mod quality;
 pub mod raster;
 pub mod retouch;
 pub mod runtime;
+#[cfg(test)]
+mod test_data;
 
 pub use engine::{Engine, EngineConfig, Output, OutputImage};
 pub use error::{Error, ErrorKind, Result};

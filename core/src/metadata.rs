@@ -521,15 +521,10 @@ fn walk_tiff(t: &[u8], out: &mut Vec<MetadataKind>) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+    use crate::test_data::*;
     use super::MetadataKind::*;
     use super::*;
 
-    const META_JPG: &[u8] = include_bytes!("../tests/data/meta_full.jpg");
-    const META_PNG: &[u8] = include_bytes!("../tests/data/meta_full.png");
-    const META_WEBP: &[u8] = include_bytes!("../tests/data/meta_full.webp");
-    const COMMENT_GIF: &[u8] = include_bytes!("../tests/data/comment.gif");
-    const GRACE: &[u8] = include_bytes!("../../tests/fixtures/grace_hopper.jpg");
-    const ASTRONAUT: &[u8] = include_bytes!("../../tests/fixtures/astronaut.png");
 
     const EXIF_KINDS: [MetadataKind; 6] = [Exif, GpsLocation, CameraSerial, OwnerName, Timestamps, MakerNotes];
 
@@ -587,16 +582,7 @@ mod tests {
 
     #[test]
     fn orientations() {
-        let files: [&[u8]; 8] = [
-            include_bytes!("../tests/data/orient_1.jpg"),
-            include_bytes!("../tests/data/orient_2.jpg"),
-            include_bytes!("../tests/data/orient_3.jpg"),
-            include_bytes!("../tests/data/orient_4.jpg"),
-            include_bytes!("../tests/data/orient_5.jpg"),
-            include_bytes!("../tests/data/orient_6.jpg"),
-            include_bytes!("../tests/data/orient_7.jpg"),
-            include_bytes!("../tests/data/orient_8.jpg"),
-        ];
+        let files = ORIENT;
         for (i, f) in files.iter().enumerate() {
             assert_eq!(orientation(f), i as u8 + 1);
             assert_eq!(inventory(f), vec![Exif]);

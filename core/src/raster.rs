@@ -109,34 +109,3 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
     fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
     out
 }
-
-/// Resize of a float image (1, 3 or 4 channels); area-like Catmull-Rom filtering when shrinking.
-pub fn resize_f32(src: &Image<f32>, dw: usize, dh: usize) -> Image<f32> {
-    use fast_image_resize as fr;
-    let pt = match src.channels {
-        1 => fr::PixelType::F32,
-        3 => fr::PixelType::F32x3,
-        4 => fr::PixelType::F32x4,
-        c => panic!("resize_f32: unsupported channel count {c}"),
-    };
-    let mut out = Image::<f32>::new(dw.max(1), dh.max(1), src.channels);
-    if src.width == 0 || src.height == 0 {
-        return out;
-    }
-    let sb: &[u8] = bytes_of(&src.data);
-    let s = fr::images::ImageRef::new(src.width as u32, src.height as u32, sb, pt).expect("source size checked");
-    let db: &mut [u8] = bytes_of_mut(&mut out.data);
-    let mut d = fr::images::Image::from_slice_u8(dw.max(1) as u32, dh.max(1) as u32, db, pt).expect("dest size");
-    let opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom));
-    fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
-    out
-}
-
-fn bytes_of(v: &[f32]) -> &[u8] {
-    // f32 has no padding or invalid bit patterns; the view has the same lifetime.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
-}
-
-fn bytes_of_mut(v: &mut [f32]) -> &mut [u8] {
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
-}
