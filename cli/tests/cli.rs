@@ -105,3 +105,22 @@ fn list_presets_is_json() {
     let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert!(v.as_array().unwrap().iter().any(|p| p["name"] == "biometric-35x45"));
 }
+
+#[test]
+fn leaves_nothing_in_home() {
+    // ONNX Runtime 1.32 writes telemetry files under $HOME/.cache when left to itself.
+    let d = tmpdir("home");
+    let home = d.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = d.join("x.jpg");
+    let r = bin()
+        .env_remove("ORT_DISABLE_TELEMETRY")
+        .env("HOME", &home)
+        .arg(fixture("grace_hopper.jpg"))
+        .args(["-o", out.to_str().unwrap(), "--consent", "face-geometry"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let left: Vec<_> = std::fs::read_dir(&home).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "files created under HOME: {left:?}");
+}

@@ -75,6 +75,11 @@ pub fn ensure_env(explicit: Option<&Path>) -> Result<RuntimeInfo> {
     if let Some((_, info)) = ENV.get() {
         return Ok(info.clone());
     }
+    // ONNX Runtime 1.32 writes a telemetry database under ~/.cache/Microsoft when it starts unless
+    // this is set; `with_telemetry(false)` does not stop it. Set once, before the library loads.
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    }
     let mut tried = String::new();
     for cand in candidates(explicit) {
         // A bare name goes to the system loader; a path must exist to be worth trying.
