@@ -143,7 +143,9 @@ fn locate(s: &mut Sessions, job: &Job, need_head_px: f32, timer: &mut Timer) -> 
     }
     timer.lap("detect");
     let faces_found = faces.len();
-    let min_px = (32.0 / first.scale.max(1e-6)) as u32;
+    // The detector needs about 20 of its own pixels across a face, at its finest pass.
+    let full_long = first.image.width.max(first.image.height) as f32 / first.scale.max(1e-6);
+    let min_px = (20.0 * (full_long / DETECT_SIDE_FINE).max(1.0)) as u32;
     let chosen = choose_face(&faces, &first, det_to_raster, job.options.multi_face, min_px)?;
     // To full-resolution coordinates.
     let to_full = det_to_raster / first.scale;

@@ -363,3 +363,13 @@ fn metadata_never_reaches_the_output() {
     let json = out.receipt.to_json();
     assert!(!json.contains("Jane Example"), "{json}");
 }
+
+#[test]
+fn blurred_photo_is_reported_and_sharp_one_is_not() {
+    let o = opts("bewerbung-45x60");
+    let sharp = engine().process(Input::Encoded(HOPPER), &o).unwrap();
+    assert!(!findings(&sharp).contains(&FindingCode::Blurry), "{:?}", sharp.findings);
+    let blurred = image::imageops::blur(&rgb_of(HOPPER), 3.0);
+    let out = engine().process(Input::Encoded(&png_of(&blurred)), &o).unwrap();
+    assert!(findings(&out).contains(&FindingCode::Blurry), "{:?}", out.findings);
+}
