@@ -1,10 +1,9 @@
 //! Inventory of the metadata an input carries. Only the kinds are kept, never the values.
 //!
-//! The container walkers here (JPEG markers, PNG chunks, WebP RIFF chunks, GIF blocks) and the
-//! TIFF/EXIF IFD walker are hand-written, bounded and panic-free: every index is checked, every
-//! loop advances by at least one byte, and the EXIF walker visits at most [`MAX_IFDS`] IFDs, each
-//! at most once. Malformed EXIF still counts as "EXIF present"; nothing is ever decoded beyond
-//! what is needed to name the kind.
+//! The container walkers here (JPEG markers, PNG chunks, WebP RIFF chunks, GIF blocks) are
+//! hand-written, bounded and panic-free: every index is checked and every loop advances by at least
+//! one byte. EXIF itself is read with kamadak-exif. Malformed EXIF still counts as "EXIF present";
+//! nothing is decoded beyond what is needed to name the kind.
 
 use serde::Serialize;
 
@@ -433,88 +432,45 @@ fn gif_inventory(b: &[u8], out: &mut Vec<MetadataKind>) {
 // ---------------------------------------------------------------------------------------------
 // TIFF / EXIF
 
-/// At most this many IFDs are visited in one EXIF block (IFD0, IFD1, Exif, GPS, Interop, ...).
-const MAX_IFDS: usize = 16;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Ifd {
-    Main,
-    Exif,
-    Gps,
-    Interop,
-}
-
-/// Walks the IFDs of a TIFF-structured EXIF block, adding the sensitive kinds it finds to `out`.
-/// Returns the orientation value of IFD0, if there is one.
+/// Reads a TIFF-structured EXIF block with kamadak-exif, adding the sensitive kinds it finds to
+/// `out`; damaged blocks count for whatever parses. Returns IFD0's orientation, if there is one.
 fn walk_tiff(t: &[u8], out: &mut Vec<MetadataKind>) -> Option<u32> {
+    use exif::{Context, In, Tag};
     use MetadataKind::*;
-    let le = match t.get(0..4)? {
-        [b'I', b'I', 42, 0] => true,
-        [b'M', b'M', 0, 42] => false,
-        _ => return None,
+    let exif = match exif::Reader::new().continue_on_error(true).read_raw(t.to_vec()) {
+        Ok(e) => e,
+        Err(e) => e.distill_partial_result(|_| {}).ok()?,
     };
-    let u16_at = |o: usize| -> Option<u16> {
-        let s = t.get(o..o.checked_add(2)?)?;
-        Some(if le { u16::from_le_bytes([s[0], s[1]]) } else { u16::from_be_bytes([s[0], s[1]]) })
-    };
-    let u32_at = |o: usize| -> Option<u32> {
-        let s = t.get(o..o.checked_add(4)?)?;
-        let a = [s[0], s[1], s[2], s[3]];
-        Some(if le { u32::from_le_bytes(a) } else { u32::from_be_bytes(a) })
-    };
-
     let mut orientation = None;
-    let mut queue: Vec<(usize, Ifd, bool)> = vec![(u32_at(4)? as usize, Ifd::Main, true)];
-    let mut seen: Vec<usize> = Vec::new();
-    while let Some((off, kind, is_ifd0)) = queue.pop() {
-        if off < 8 || seen.contains(&off) || seen.len() >= MAX_IFDS {
-            continue;
-        }
-        seen.push(off);
-        let Some(count) = u16_at(off) else { continue };
-        let mut complete = true;
-        for e in 0..count as usize {
-            let at = off + 2 + e * 12;
-            let (Some(tag), Some(ty), Some(value)) = (u16_at(at), u16_at(at + 2), u32_at(at + 8)) else {
-                complete = false;
-                break;
-            };
-            match (kind, tag) {
-                (Ifd::Main, 0x0112) if is_ifd0 => {
-                    orientation = match ty {
-                        3 => u16_at(at + 8).map(u32::from), // SHORT, inline
-                        4 => Some(value),                   // LONG (non-standard)
-                        _ => None,
-                    };
-                }
-                (Ifd::Main | Ifd::Exif, 0x8769) => queue.push((value as usize, Ifd::Exif, false)),
-                (Ifd::Main | Ifd::Exif, 0x8825) => {
-                    out.push(GpsLocation);
-                    queue.push((value as usize, Ifd::Gps, false));
-                }
-                (Ifd::Main | Ifd::Exif, 0xA005) => queue.push((value as usize, Ifd::Interop, false)),
-                // Artist, Copyright, CameraOwnerName, XPAuthor
-                (Ifd::Main | Ifd::Exif, 0x013B | 0x8298 | 0xA430 | 0x9C9D) => out.push(OwnerName),
-                // BodySerialNumber, LensSerialNumber, CameraSerialNumber (DNG), ImageUniqueID
-                (Ifd::Main | Ifd::Exif, 0xA431 | 0xA435 | 0xC62F | 0xA420) => out.push(CameraSerial),
-                // DateTime, DateTimeOriginal, DateTimeDigitized, OffsetTime*, SubSecTime*
-                (Ifd::Main | Ifd::Exif, 0x0132 | 0x9003 | 0x9004 | 0x9010..=0x9012 | 0x9290..=0x9292) => {
-                    out.push(Timestamps)
-                }
-                (Ifd::Main | Ifd::Exif, 0x927C) => out.push(MakerNotes),
-                // GPSTimeStamp, GPSDateStamp
-                (Ifd::Gps, 0x0007 | 0x001D) => out.push(Timestamps),
-                _ => {}
+    for f in exif.fields() {
+        let kind = match (f.tag.context(), f.tag) {
+            (_, Tag::Orientation) if f.ifd_num == In::PRIMARY => {
+                orientation = f.value.get_uint(0);
+                None
             }
-        }
-        if complete && kind == Ifd::Main {
-            // Next IFD in the main chain (IFD1 holds the thumbnail; its tags count too).
-            if let Some(next) = u32_at(off + 2 + count as usize * 12) {
-                if next != 0 {
-                    queue.push((next as usize, Ifd::Main, false));
-                }
-            }
-        }
+            // Any GPS field: coordinates, altitude, GPS time stamps.
+            (Context::Gps, _) => Some(GpsLocation),
+            (_, Tag::Artist | Tag::Copyright | Tag::CameraOwnerName) => Some(OwnerName),
+            // XPAuthor (Windows) has no name in the crate.
+            (Context::Tiff, t) if t.number() == 0x9C9D => Some(OwnerName),
+            (_, Tag::BodySerialNumber | Tag::LensSerialNumber | Tag::ImageUniqueID) => Some(CameraSerial),
+            (Context::Tiff, t) if t.number() == 0xC62F => Some(CameraSerial), // DNG CameraSerialNumber
+            (
+                _,
+                Tag::DateTime
+                | Tag::DateTimeOriginal
+                | Tag::DateTimeDigitized
+                | Tag::OffsetTime
+                | Tag::OffsetTimeOriginal
+                | Tag::OffsetTimeDigitized
+                | Tag::SubSecTime
+                | Tag::SubSecTimeOriginal
+                | Tag::SubSecTimeDigitized,
+            ) => Some(Timestamps),
+            (_, Tag::MakerNote) => Some(MakerNotes),
+            _ => None,
+        };
+        out.extend(kind);
     }
     orientation
 }
@@ -635,9 +591,16 @@ mod tests {
     }
 
     #[test]
-    fn gps_pointer_alone_counts() {
-        let t = tiff_one_entry(true, 0x8825, 4, 0xFFFF_FF00);
+    fn gps_field_counts_and_pointer_alone_does_not() {
+        // IFD0 (one entry: GPS IFD pointer -> 26), then a GPS IFD holding GPSLatitudeRef = "N".
+        let mut t = tiff_one_entry(true, 0x8825, 4, 26);
+        t.extend_from_slice(&1u16.to_le_bytes());
+        t.extend_from_slice(&[0x01, 0x00, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, b'N', 0, 0, 0]);
+        t.extend_from_slice(&0u32.to_le_bytes());
         assert_eq!(inventory(&jpeg_with_exif(&t)), vec![Exif, GpsLocation]);
+        // A pointer to nowhere carries no location: only "EXIF present".
+        let t = tiff_one_entry(true, 0x8825, 4, 0xFFFF_FF00);
+        assert_eq!(inventory(&jpeg_with_exif(&t)), vec![Exif]);
     }
 
     #[test]
@@ -652,7 +615,8 @@ mod tests {
             t.extend_from_slice(&8u32.to_le_bytes());
         }
         t.extend_from_slice(&8u32.to_le_bytes());
-        assert_eq!(inventory(&jpeg_with_exif(&t)), vec![Exif, GpsLocation]);
+        // Terminates; the self-referencing "GPS IFD" holds no GPS tags.
+        assert_eq!(inventory(&jpeg_with_exif(&t)), vec![Exif]);
     }
 
     #[test]
