@@ -973,15 +973,7 @@ mod tests {
         assert_eq!(kind(probe(b"", &l)), ErrorKind::InvalidInput);
         assert_eq!(kind(probe(&[0xFF, 0xD8], &l)), ErrorKind::InvalidInput);
         assert_eq!(kind(probe(b"hello", &l)), ErrorKind::InvalidInput);
-        let mut x: u32 = 7;
-        let noise: Vec<u8> = (0..10_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let noise = noise(7, 10_000);
         assert_eq!(kind(probe(&noise, &l)), ErrorKind::UnsupportedFormat);
         let e = probe(b"II*\0\x08\0\0\0\0\0\0\0\0\0\0\0\0\0", &l).unwrap_err();
         assert!(e.to_string().contains("TIFF") && e.to_string().contains("JPEG, PNG, WebP and GIF"), "{e}");

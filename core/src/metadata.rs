@@ -638,15 +638,7 @@ mod tests {
                 m[i] ^= 0xA5;
             }
         }
-        let mut x: u32 = 1;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect();
+        let noise = noise(1, 4096);
         for prefix in [&[0xFF, 0xD8, 0xFF][..], PNG_SIG, b"RIFF\0\0\0\0WEBP", b"GIF89a"] {
             let mut v = prefix.to_vec();
             v.extend_from_slice(&noise);

@@ -22,3 +22,16 @@ pub const ORIENT: [&[u8]; 8] = [
     include_bytes!("../tests/data/orient_7.jpg"),
     include_bytes!("../tests/data/orient_8.jpg"),
 ];
+
+/// Deterministic pseudo-random bytes (xorshift32) for garbage-input tests.
+pub fn noise(seed: u32, n: usize) -> Vec<u8> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
