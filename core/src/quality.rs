@@ -174,3 +174,56 @@ fn face_stats(frame: &Image<f32>, mesh: &FaceMesh) -> Option<(f32, f32, f32)> {
     let var = ls2 / ln - (ls / ln).powi(2);
     Some((sum / n, clip / n, var))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts<'a>(preset: &'a Preset, frame: &'a Image<f32>, mesh: &'a FaceMesh) -> Facts<'a> {
+        Facts { preset, faces_found: 1, roll_deg: 0.0, yaw_deg: 0.0, pitch_deg: 0.0, upscale: 0.8, eye_openness: (0.3, 0.3), extended: 0.0, frame, mesh }
+    }
+
+    fn codes(v: &[Finding]) -> Vec<FindingCode> {
+        v.iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn each_check_reports_and_a_good_photo_is_clean() {
+        let p = Preset::builtin("bewerbung-45x60").unwrap();
+        let frame = Image::<f32>::new(8, 8, 3);
+        // A degenerate mesh: the pixel-based checks (exposure, blur) have nothing to measure.
+        let mesh = FaceMesh { points: vec![[4.0, 4.0, 0.0]; 468], presence: 1.0 };
+        assert!(assess(&facts(&p, &frame, &mesh)).is_empty());
+        let cases: Vec<(Box<dyn Fn(&mut Facts)>, FindingCode, Severity)> = vec![
+            (Box::new(|f| f.eye_openness = (0.05, 0.3)), FindingCode::EyesClosed, Severity::Warning),
+            (Box::new(|f| f.yaw_deg = -25.0), FindingCode::YawTooLarge, Severity::Warning),
+            (Box::new(|f| f.pitch_deg = 20.0), FindingCode::PitchTooLarge, Severity::Warning),
+            (Box::new(|f| f.roll_deg = 4.0), FindingCode::RollCorrected, Severity::Info),
+            (Box::new(|f| f.roll_deg = -30.0), FindingCode::RollTooLarge, Severity::Warning),
+            (Box::new(|f| f.upscale = 1.2), FindingCode::FaceTooSmall, Severity::Info),
+            (Box::new(|f| f.upscale = 2.0), FindingCode::FaceTooSmall, Severity::Warning),
+            (Box::new(|f| f.upscale = 4.0), FindingCode::FaceTooSmall, Severity::Critical),
+            (Box::new(|f| f.extended = 0.3), FindingCode::FrameExtended, Severity::Warning),
+            (Box::new(|f| f.faces_found = 3), FindingCode::MultipleFaces, Severity::Warning),
+        ];
+        for (set, code, sev) in cases {
+            let mut f = facts(&p, &frame, &mesh);
+            set(&mut f);
+            let v = assess(&f);
+            assert_eq!(codes(&v), vec![code]);
+            assert_eq!(v[0].severity, sev, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn notice_comes_last_and_worst_first() {
+        let p = Preset::builtin("biometric-35x45").unwrap();
+        let frame = Image::<f32>::new(8, 8, 3);
+        let mesh = FaceMesh { points: vec![[4.0, 4.0, 0.0]; 468], presence: 1.0 };
+        let mut f = facts(&p, &frame, &mesh);
+        f.upscale = 4.0;
+        f.roll_deg = 3.0;
+        let v = assess(&f);
+        assert_eq!(codes(&v), vec![FindingCode::FaceTooSmall, FindingCode::RollCorrected, FindingCode::PresetNotice]);
+    }
+}
