@@ -194,7 +194,8 @@ mod tests {
         // A degenerate mesh: the pixel-based checks (exposure, blur) have nothing to measure.
         let mesh = FaceMesh { points: vec![[4.0, 4.0, 0.0]; 468], presence: 1.0 };
         assert!(assess(&facts(&p, &frame, &mesh)).is_empty());
-        let cases: Vec<(Box<dyn Fn(&mut Facts)>, FindingCode, Severity)> = vec![
+        type Tweak = Box<dyn Fn(&mut Facts)>;
+        let cases: Vec<(Tweak, FindingCode, Severity)> = vec![
             (Box::new(|f| f.eye_openness = (0.05, 0.3)), FindingCode::EyesClosed, Severity::Warning),
             (Box::new(|f| f.yaw_deg = -25.0), FindingCode::YawTooLarge, Severity::Warning),
             (Box::new(|f| f.pitch_deg = 20.0), FindingCode::PitchTooLarge, Severity::Warning),
