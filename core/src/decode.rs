@@ -115,33 +115,9 @@ pub fn decode(bytes: &[u8], probe: &Probe, min_scale: f32) -> Result<Decoded> {
 /// Converts a caller's pixel buffer (any [`crate::options::PixelFormat`], explicit stride) to RGB8,
 /// validating sizes and limits. Alpha is composited over mid-grey.
 pub fn from_pixels(p: &PixelsRef<'_>, limits: &Limits) -> Result<Decoded> {
+    p.required_len()?;
     let (w, h) = (p.width as usize, p.height as usize);
-    if w == 0 || h == 0 {
-        return Err(Error::InvalidInput(format!("pixel buffer has an empty size ({}x{})", p.width, p.height)));
-    }
-    let bpp = p.format.bytes_per_pixel();
-    let row = w * bpp;
-    if p.stride < row {
-        return Err(Error::InvalidInput(format!(
-            "stride {} is smaller than one row: width {} x {} bytes per pixel ({:?}) = {}",
-            p.stride, p.width, bpp, p.format, row
-        )));
-    }
-    let needed = p.stride.checked_mul(h - 1).and_then(|n| n.checked_add(row)).ok_or_else(|| {
-        Error::InvalidInput(format!("stride {} x height {} overflows the address space", p.stride, p.height))
-    })?;
-    if p.data.len() < needed {
-        return Err(Error::InvalidInput(format!(
-            "pixel buffer holds {} bytes; {}x{} {:?} with stride {} needs at least {} (stride x (height - 1) + width x {})",
-            p.data.len(),
-            p.width,
-            p.height,
-            p.format,
-            p.stride,
-            needed,
-            bpp
-        )));
-    }
+    let row = w * p.format.bytes_per_pixel();
     let pixels = w as u64 * h as u64;
     if pixels > limits.max_pixels {
         return Err(Error::TooLarge { what: "image (pixels, width x height)", actual: pixels, limit: limits.max_pixels });

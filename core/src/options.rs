@@ -259,19 +259,30 @@ impl PixelsRef<'_> {
     pub fn required_len(&self) -> Result<usize> {
         let bad = |m: String| Err(Error::InvalidInput(m));
         if self.width == 0 || self.height == 0 {
-            return bad(format!("pixel buffer is {}x{}; both sides must be > 0", self.width, self.height));
+            return bad(format!("pixel buffer has an empty size ({}x{})", self.width, self.height));
         }
-        let row = (self.width as usize).checked_mul(self.format.bytes_per_pixel());
-        let Some(row) = row else { return bad("pixel buffer width overflows".into()) };
+        let bpp = self.format.bytes_per_pixel();
+        let Some(row) = (self.width as usize).checked_mul(bpp) else { return bad("pixel buffer width overflows".into()) };
         if self.stride < row {
-            return bad(format!("stride {} is smaller than a row of {} bytes ({} px of {:?})", self.stride, row, self.width, self.format));
+            return bad(format!(
+                "stride {} is smaller than one row: width {} x {} bytes per pixel ({:?}) = {}",
+                self.stride, self.width, bpp, self.format, row
+            ));
         }
-        let need = self.stride.checked_mul(self.height as usize - 1).and_then(|v| v.checked_add(row));
-        match need {
-            Some(n) if n <= self.data.len() => Ok(n),
-            Some(n) => bad(format!("pixel buffer holds {} bytes, {}x{} {:?} with stride {} needs {n}", self.data.len(), self.width, self.height, self.format, self.stride)),
-            None => bad("pixel buffer size overflows".into()),
+        let Some(need) = self.stride.checked_mul(self.height as usize - 1).and_then(|v| v.checked_add(row)) else {
+            return bad(format!("stride {} x height {} overflows the address space", self.stride, self.height));
+        };
+        if self.data.len() < need {
+            return bad(format!(
+                "pixel buffer holds {} bytes; {}x{} {:?} with stride {} needs at least {need} (stride x (height - 1) + width x {bpp})",
+                self.data.len(),
+                self.width,
+                self.height,
+                self.format,
+                self.stride
+            ));
         }
+        Ok(need)
     }
 }
 
