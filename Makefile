@@ -39,7 +39,11 @@ rust-test: venv
 lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: lint rust-test
+# Each binding and the plug-ins add their own targets and TEST_TARGETS entries in mk/*.mk.
+TEST_TARGETS :=
+include $(sort $(wildcard mk/*.mk))
+
+test: lint rust-test $(TEST_TARGETS)
 
 bench: build
 	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(CARGO) run --release -p lichtbild --example e2e_bench

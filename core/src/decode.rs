@@ -25,6 +25,7 @@ use crate::raster::{Image, Rgb8};
 
 /// Safety limits for untrusted input.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest accepted width x height (like sharp's `limitInputPixels`: 0x3FFF * 0x3FFF).
     pub max_pixels: u64,

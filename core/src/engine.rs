@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// Path to libonnxruntime; `None` searches (see [`runtime::candidates`]).
     pub ort_library: Option<PathBuf>,
@@ -25,11 +26,20 @@ pub struct EngineConfig {
     /// ORT intra-op threads per worker session (they inherit the worker's protections).
     pub intra_threads: usize,
     pub limits: Limits,
+    /// Confine each worker thread (seccomp, Landlock) before ORT starts on it. Turn off only to
+    /// debug; the receipt then says the sandbox was not enforced.
+    pub sandbox: bool,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { ort_library: None, workers: 0, intra_threads: 1, limits: Limits::default() }
+        EngineConfig { ort_library: None, workers: 0, intra_threads: 1, limits: Limits::default(), sandbox: true }
+    }
+}
+
+impl EngineConfig {
+    pub fn from_json(json: &str) -> Result<EngineConfig> {
+        serde_json::from_str(json).map_err(|e| Error::InvalidOptions(format!("engine config JSON: {e}")))
     }
 }
 
@@ -59,8 +69,11 @@ impl OutputImage {
     }
 }
 
+/// Called on the worker thread with the result of [`Engine::submit`]; keep it short.
+pub type Completion = Box<dyn FnOnce(Result<Output>) + Send + 'static>;
+
 pub(crate) enum Request {
-    Process(Job, crossbeam_channel::Sender<Result<Output>>),
+    Process(Job, Completion),
     Analyse(Job, crossbeam_channel::Sender<Result<Analysis>>),
 }
 
@@ -112,10 +125,20 @@ impl Engine {
 
     /// Turns a photo into a headshot. Blocks until a worker has finished; safe from any thread.
     pub fn process(&self, input: Input<'_>, options: &ProcessOptions) -> Result<Output> {
-        let job = self.job(input, options)?;
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.send(Request::Process(job, tx))?;
+        self.submit(input, options, Box::new(move |r| {
+            let _ = tx.send(r);
+        }))?;
         rx.recv().map_err(|_| Error::Internal("worker stopped while processing".into()))?
+    }
+
+    /// Queues a job and returns at once; `done` runs on the worker thread with the result. For
+    /// bindings with their own event loop (Node), so no thread of theirs waits or does the work.
+    /// The input is copied into a wiped buffer before this returns. An `Err` here means the job
+    /// was refused before queueing (consent, options, limits) and `done` will not run.
+    pub fn submit(&self, input: Input<'_>, options: &ProcessOptions, done: Completion) -> Result<()> {
+        let job = self.job(input, options)?;
+        self.send(Request::Process(job, done))
     }
 
     /// Measures the face in a photo (pose, eye line, head height as fractions of the picture)
@@ -205,10 +228,11 @@ fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, read
     drop(ready);
     for req in rx.iter() {
         match req {
-            Request::Process(job, reply) => {
+            Request::Process(job, done) => {
                 let r = catch_unwind(AssertUnwindSafe(|| pipeline::process(&mut sessions, &info, job)))
                     .unwrap_or_else(|p| Err(panic_error(p)));
-                let _ = reply.send(r);
+                // A panicking callback must not take the worker down with it.
+                let _ = catch_unwind(AssertUnwindSafe(move || done(r)));
             }
             Request::Analyse(job, reply) => {
                 let r = catch_unwind(AssertUnwindSafe(|| pipeline::analyse(&mut sessions, job)))

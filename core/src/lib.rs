@@ -29,6 +29,6 @@ mod test_data;
 
 pub use engine::{Engine, EngineConfig, Output, OutputImage};
 pub use error::{Error, ErrorKind, Result};
-pub use options::{Background, Consent, Input, MultiFacePolicy, OutputFormat, PixelFormat, PixelsRef, ProcessOptions, Rgb};
+pub use options::{Background, Consent, Input, MultiFacePolicy, OptionsSpec, OutputFormat, PixelFormat, PixelsRef, ProcessOptions, Rgb};
 pub use presets::Preset;
 pub use quality::{Finding, FindingCode, Severity};

@@ -213,6 +213,68 @@ impl ProcessOptions {
     }
 }
 
+/// Options as plain data (JSON, Python kwargs, JS objects): what every binding converts into
+/// [`ProcessOptions`], so no binding repeats the parsing. Consent has no default here either.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptionsSpec {
+    /// A built-in preset name (default `bewerbung-45x60`) ...
+    pub preset: Option<String>,
+    /// ... or a whole custom preset (see [`Preset`]); wins over `preset`.
+    pub custom_preset: Option<Preset>,
+    /// A name, `#rrggbb`, `gradient:#a,#b`, `studio[:#rrggbb]`, `blur`, `transparent`.
+    pub background: Option<String>,
+    /// Required: the scopes the person agreed to. Missing = no consent at all.
+    pub consent: Option<Consent>,
+    pub retouch: Option<f32>,
+    /// `jpeg` (default), `png`, `webp`, `pixels`.
+    pub format: Option<String>,
+    pub quality: Option<u8>,
+    pub max_kb: Option<u32>,
+    /// `largest` (default) or `error`.
+    pub multi_face: Option<MultiFacePolicy>,
+    pub return_landmarks: bool,
+}
+
+impl OptionsSpec {
+    pub fn from_json(json: &str) -> Result<OptionsSpec> {
+        serde_json::from_str(json).map_err(|e| Error::InvalidOptions(format!("options JSON: {e}")))
+    }
+
+    /// Validated options. `background_image` is the encoded photo for an image background
+    /// (bytes do not travel well in JSON).
+    pub fn into_options(self, background_image: Option<Vec<u8>>) -> Result<ProcessOptions> {
+        let preset = match (self.custom_preset, self.preset) {
+            (Some(p), _) => p,
+            (None, Some(name)) => Preset::builtin(&name)?,
+            (None, None) => Preset::builtin("bewerbung-45x60")?,
+        };
+        let mut o = ProcessOptions::new(preset, self.consent.unwrap_or(Consent::NONE));
+        o.background = match (background_image, self.background) {
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidOptions("give either a background or a background image, not both".into()))
+            }
+            (Some(img), None) => Some(Background::Image(img)),
+            (None, Some(b)) => Some(Background::parse(&b)?),
+            (None, None) => None,
+        };
+        o.retouch = self.retouch;
+        if let Some(f) = self.format {
+            o.format = OutputFormat::parse(&f)?;
+        }
+        if let Some(q) = self.quality {
+            o.quality = q;
+        }
+        o.max_kb = self.max_kb;
+        if let Some(m) = self.multi_face {
+            o.multi_face = m;
+        }
+        o.return_landmarks = self.return_landmarks;
+        o.validate()?;
+        Ok(o)
+    }
+}
+
 /// Pixel layouts accepted by [`Input::Pixels`]. 16-bit and float are native-endian.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -296,6 +358,26 @@ pub enum Input<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_spec_from_json() {
+        let o = OptionsSpec::from_json(r#"{"preset":"linkedin","background":"white","consent":{"face_geometry":true,"appearance":false},"format":"png"}"#)
+            .unwrap()
+            .into_options(None)
+            .unwrap();
+        assert_eq!(o.preset.name, "linkedin");
+        assert_eq!(o.format, OutputFormat::Png);
+        assert_eq!(o.background, Some(Background::Solid(Rgb(255, 255, 255))));
+        assert_eq!(o.consent, Consent::FACE_GEOMETRY);
+        // No consent given means none, never a default.
+        assert_eq!(OptionsSpec::from_json("{}").unwrap().into_options(None).unwrap().consent, Consent::NONE);
+        for bad in [r#"{"presett":"x"}"#, r#"{"quality":0}"#, r#"{"format":"gif"}"#, "[", r#"{"consent":{"face_geometry":true}}"#] {
+            let e = OptionsSpec::from_json(bad).and_then(|s| s.into_options(None)).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidOptions, "{bad}");
+        }
+        let both = OptionsSpec { background: Some("white".into()), ..Default::default() };
+        assert!(both.into_options(Some(vec![1])).is_err());
+    }
 
     #[test]
     fn parse_background() {

@@ -373,3 +373,21 @@ fn blurred_photo_is_reported_and_sharp_one_is_not() {
     let out = engine().process(Input::Encoded(&png_of(&blurred)), &o).unwrap();
     assert!(findings(&out).contains(&FindingCode::Blurry), "{:?}", out.findings);
 }
+
+#[test]
+fn submit_returns_at_once_and_completes_on_a_worker() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let caller = std::thread::current().id();
+    engine()
+        .submit(Input::Encoded(HOPPER), &opts("linkedin"), Box::new(move |r| {
+            tx.send((r.map(|o| o.image.bytes().len()), std::thread::current().id(), std::thread::current().name().map(String::from))).unwrap();
+        }))
+        .unwrap();
+    let (len, tid, name) = rx.recv().unwrap();
+    assert!(len.unwrap() > 1000);
+    assert_ne!(tid, caller);
+    assert!(name.unwrap().starts_with("lichtbild-worker-"));
+    // Refused jobs fail synchronously and never call back.
+    let r = engine().submit(Input::Encoded(HOPPER), &ProcessOptions::new(Preset::builtin("linkedin").unwrap(), Consent::NONE), Box::new(|_| panic!("must not run")));
+    assert_eq!(r.unwrap_err().kind(), ErrorKind::ConsentRequired);
+}
