@@ -72,8 +72,11 @@ impl OutputImage {
 /// Called on the worker thread with the result of [`Engine::submit`]; keep it short.
 pub type Completion = Box<dyn FnOnce(Result<Output>) + Send + 'static>;
 
+/// Set it to cancel a submitted job that no worker has started yet.
+pub type CancelFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
 pub(crate) enum Request {
-    Process(Job, Completion),
+    Process(Job, Option<CancelFlag>, Completion),
     Analyse(Job, crossbeam_channel::Sender<Result<Analysis>>),
 }
 
@@ -126,7 +129,7 @@ impl Engine {
     /// Turns a photo into a headshot. Blocks until a worker has finished; safe from any thread.
     pub fn process(&self, input: Input<'_>, options: &ProcessOptions) -> Result<Output> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.submit(input, options, Box::new(move |r| {
+        self.submit(input, options, None, Box::new(move |r| {
             let _ = tx.send(r);
         }))?;
         rx.recv().map_err(|_| Error::Internal("worker stopped while processing".into()))?
@@ -135,10 +138,11 @@ impl Engine {
     /// Queues a job and returns at once; `done` runs on the worker thread with the result. For
     /// bindings with their own event loop (Node), so no thread of theirs waits or does the work.
     /// The input is copied into a wiped buffer before this returns. An `Err` here means the job
-    /// was refused before queueing (consent, options, limits) and `done` will not run.
-    pub fn submit(&self, input: Input<'_>, options: &ProcessOptions, done: Completion) -> Result<()> {
+    /// was refused before queueing (consent, options, limits) and `done` will not run. If `cancel`
+    /// is set before a worker picks the job up, `done` gets [`Error::Cancelled`].
+    pub fn submit(&self, input: Input<'_>, options: &ProcessOptions, cancel: Option<CancelFlag>, done: Completion) -> Result<()> {
         let job = self.job(input, options)?;
-        self.send(Request::Process(job, done))
+        self.send(Request::Process(job, cancel, done))
     }
 
     /// Measures the face in a photo (pose, eye line, head height as fractions of the picture)
@@ -228,7 +232,11 @@ fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, read
     drop(ready);
     for req in rx.iter() {
         match req {
-            Request::Process(job, done) => {
+            Request::Process(job, cancel, done) => {
+                if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Acquire)) {
+                    let _ = catch_unwind(AssertUnwindSafe(move || done(Err(Error::Cancelled))));
+                    continue;
+                }
                 let r = catch_unwind(AssertUnwindSafe(|| pipeline::process(&mut sessions, &info, job)))
                     .unwrap_or_else(|p| Err(panic_error(p)));
                 // A panicking callback must not take the worker down with it.

@@ -18,10 +18,29 @@ pub enum ErrorKind {
     ModelIntegrity,
     Inference,
     Encode,
+    /// The caller cancelled the job before a worker started it.
+    Cancelled,
     Internal,
 }
 
 impl ErrorKind {
+    /// Every kind, for bindings that build their tables from it and tests that check them all.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::InvalidInput,
+        ErrorKind::UnsupportedFormat,
+        ErrorKind::TooLarge,
+        ErrorKind::NoFace,
+        ErrorKind::MultipleFaces,
+        ErrorKind::ConsentRequired,
+        ErrorKind::InvalidOptions,
+        ErrorKind::RuntimeNotFound,
+        ErrorKind::ModelIntegrity,
+        ErrorKind::Inference,
+        ErrorKind::Encode,
+        ErrorKind::Cancelled,
+        ErrorKind::Internal,
+    ];
+
     /// The stable code string (`"no_face"`, ...), identical in every binding.
     pub fn code(self) -> &'static str {
         match self {
@@ -36,6 +55,7 @@ impl ErrorKind {
             ErrorKind::ModelIntegrity => "model_integrity",
             ErrorKind::Inference => "inference",
             ErrorKind::Encode => "encode",
+            ErrorKind::Cancelled => "cancelled",
             ErrorKind::Internal => "internal",
         }
     }
@@ -65,6 +85,8 @@ pub enum Error {
     Inference { stage: &'static str, message: String },
     #[error("encoding failed: {0}")]
     Encode(String),
+    #[error("cancelled before processing started")]
+    Cancelled,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -83,6 +105,7 @@ impl Error {
             Error::ModelIntegrity { .. } => ErrorKind::ModelIntegrity,
             Error::Inference { .. } => ErrorKind::Inference,
             Error::Encode(_) => ErrorKind::Encode,
+            Error::Cancelled => ErrorKind::Cancelled,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -27,7 +27,7 @@ pub mod runtime;
 #[cfg(test)]
 mod test_data;
 
-pub use engine::{Engine, EngineConfig, Output, OutputImage};
+pub use engine::{CancelFlag, Completion, Engine, EngineConfig, Output, OutputImage};
 pub use error::{Error, ErrorKind, Result};
 pub use options::{Background, Consent, Input, MultiFacePolicy, OptionsSpec, OutputFormat, PixelFormat, PixelsRef, ProcessOptions, Rgb};
 pub use presets::Preset;

@@ -379,7 +379,7 @@ fn submit_returns_at_once_and_completes_on_a_worker() {
     let (tx, rx) = std::sync::mpsc::channel();
     let caller = std::thread::current().id();
     engine()
-        .submit(Input::Encoded(HOPPER), &opts("linkedin"), Box::new(move |r| {
+        .submit(Input::Encoded(HOPPER), &opts("linkedin"), None, Box::new(move |r| {
             tx.send((r.map(|o| o.image.bytes().len()), std::thread::current().id(), std::thread::current().name().map(String::from))).unwrap();
         }))
         .unwrap();
@@ -388,6 +388,12 @@ fn submit_returns_at_once_and_completes_on_a_worker() {
     assert_ne!(tid, caller);
     assert!(name.unwrap().starts_with("lichtbild-worker-"));
     // Refused jobs fail synchronously and never call back.
-    let r = engine().submit(Input::Encoded(HOPPER), &ProcessOptions::new(Preset::builtin("linkedin").unwrap(), Consent::NONE), Box::new(|_| panic!("must not run")));
+    let r = engine().submit(Input::Encoded(HOPPER), &ProcessOptions::new(Preset::builtin("linkedin").unwrap(), Consent::NONE), None, Box::new(|_| panic!("must not run")));
     assert_eq!(r.unwrap_err().kind(), ErrorKind::ConsentRequired);
+    // Cancelled before a worker starts it: the callback gets the typed error.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let flag = CancelFlag::default();
+    flag.store(true, std::sync::atomic::Ordering::Release);
+    engine().submit(Input::Encoded(HOPPER), &opts("linkedin"), Some(flag), Box::new(move |r| tx.send(r.map(|_| ())).unwrap())).unwrap();
+    assert_eq!(rx.recv().unwrap().unwrap_err().kind(), ErrorKind::Cancelled);
 }
