@@ -13,7 +13,7 @@ ORT_LIB = $(firstword $(wildcard $(VENV)/lib/python3*/site-packages/onnxruntime/
 export ORT_DISABLE_TELEMETRY := 1
 CARGO ?= cargo
 
-.PHONY: demo test venv build rust-test lint bench clean
+.PHONY: demo test venv sys-deps build rust-test lint bench clean
 
 $(VENV)/.ok:
 	python3 -m venv $(VENV)
@@ -22,6 +22,15 @@ $(VENV)/.ok:
 	touch $@
 
 venv: $(VENV)/.ok
+
+# Debian packages the tests need (strace for the no-file/no-socket proof).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := strace
+.sys-deps.ok:
+	missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+	touch $@
+sys-deps: .sys-deps.ok
 
 build: venv
 	$(CARGO) build --release -p lichtbild-cli
@@ -33,7 +42,7 @@ demo: build
 	  --consent face-geometry --receipt -
 	echo "headshot written to $(abspath out/demo-headshot.jpg)"
 
-rust-test: venv
+rust-test: venv sys-deps
 	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(CARGO) test --workspace --release
 
 lint:

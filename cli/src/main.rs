@@ -29,7 +29,7 @@ struct Args {
     #[arg(short, long)]
     background: Option<String>,
     /// Consent scopes, comma-separated: face-geometry (required), appearance (for --retouch).
-    #[arg(long, required_unless_present = "list_presets")]
+    #[arg(long, required_unless_present_any = ["list_presets", "self_check"])]
     consent: Option<String>,
     /// Retouch strength 0..1 (needs the appearance consent scope).
     #[arg(long)]
@@ -58,7 +58,19 @@ struct Args {
     /// List the built-in presets as JSON and exit.
     #[arg(long)]
     list_presets: bool,
+    /// Try what the worker sandbox forbids (create a file, open a socket, run a program, ...) on a
+    /// worker and on the main thread, print the kernel's answers as JSON; exit 0 only if the
+    /// worker was refused every one.
+    #[arg(long)]
+    self_check: bool,
+    /// Run the workers without their sandbox (for debugging; the receipt says so).
+    #[arg(long)]
+    no_sandbox: bool,
 }
+
+// Every block freed on an engine worker is zeroed, third-party decoders' buffers included.
+#[global_allocator]
+static ALLOC: lichtbild::WipeOnFree = lichtbild::WipeOnFree::system();
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -76,11 +88,17 @@ fn run(args: Args) -> Result<ExitCode, String> {
         println!("{}", serde_json::to_string_pretty(&Preset::builtins()).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
+    let config = EngineConfig { ort_library: args.ort_library.clone(), workers: args.workers, sandbox: !args.no_sandbox, ..Default::default() };
+    if args.self_check {
+        let engine = Engine::new(EngineConfig { workers: 1, ..config }).map_err(|e| e.to_string())?;
+        let report = engine.self_check(&std::env::temp_dir()).map_err(|e| e.to_string())?;
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+        return Ok(if report.passed { ExitCode::SUCCESS } else { ExitCode::from(2) });
+    }
     let input = args.input.clone().ok_or("no input given (a photo or a folder)")?;
     let output = args.output.clone().ok_or("no output given: use -o FILE (or -o FOLDER for a folder)")?;
     let options = build_options(&args, &output)?;
-    let engine = Engine::new(EngineConfig { ort_library: args.ort_library.clone(), workers: args.workers, ..Default::default() })
-        .map_err(|e| e.to_string())?;
+    let engine = Engine::new(config).map_err(|e| e.to_string())?;
     if input.is_dir() {
         batch(&engine, &input, &output, &options, args.receipt.as_deref())
     } else {

@@ -124,3 +124,110 @@ fn leaves_nothing_in_home() {
     let left: Vec<_> = std::fs::read_dir(&home).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "files created under HOME: {left:?}");
 }
+
+/// Runs the CLI under `strace -f` with a fresh, empty HOME and ORT_DISABLE_TELEMETRY unset, and
+/// returns (exit ok, the trace, HOME, the output path).
+fn traced_run(name: &str, extra: &[&str], telemetry_env: Option<&str>) -> (bool, String, PathBuf, PathBuf) {
+    let d = tmpdir(name);
+    let home = d.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let (out, log) = (d.join("out").join("headshot.jpg"), d.join("strace.log"));
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let mut cmd = Command::new("strace");
+    match telemetry_env {
+        Some(v) => cmd.env("ORT_DISABLE_TELEMETRY", v),
+        None => cmd.env_remove("ORT_DISABLE_TELEMETRY"),
+    };
+    let status = cmd
+        // -ff: one file per thread, so no call is split into "unfinished ... resumed" halves.
+        .args(["-ff", "-qq", "-s", "256", "-o"])
+        .arg(&log)
+        .args(["-e", "trace=open,openat,openat2,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,truncate,socket,connect,bind,sendto,execve"])
+        .arg(env!("CARGO_BIN_EXE_lichtbild"))
+        .arg(fixture("grace_hopper.jpg"))
+        .args(["-o", out.to_str().unwrap(), "--consent", "face-geometry", "--workers", "2"])
+        .args(extra)
+        .env("HOME", &home)
+        .status()
+        .expect("strace is needed for this test (make test installs it)");
+    let mut trace = String::new();
+    for e in std::fs::read_dir(&d).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap().to_str().unwrap().starts_with("strace.log.") {
+            let tid = p.extension().unwrap().to_str().unwrap().to_string();
+            for line in std::fs::read_to_string(&p).unwrap().lines() {
+                trace.push_str(&format!("{tid} {line}\n"));
+            }
+        }
+    }
+    (status.success(), trace, home, out)
+}
+
+/// Every traced call that wrote, created, removed or connected something, except writing the
+/// output (its temporary name and the rename onto the final name) and the program's own start.
+fn violations(trace: &str, out: &Path) -> Vec<String> {
+    let part = out.with_file_name(format!(".{}.part", out.file_name().unwrap().to_str().unwrap()));
+    let allowed = [out.to_str().unwrap().to_string(), part.to_str().unwrap().to_string()];
+    let write_flags = ["O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND"];
+    let mut bad = Vec::new();
+    for line in trace.lines() {
+        let call = line.split_once(' ').map(|(_, c)| c.trim_start()).unwrap_or(line);
+        let Some(name) = call.split('(').next() else { continue };
+        let ok = call.rsplit_once(" = ").map(|(_, rc)| !rc.starts_with('-')).unwrap_or(false);
+        if !ok {
+            continue; // refused or failed: nothing happened
+        }
+        let mentions_output = allowed.iter().any(|a| call.contains(&format!("\"{a}\"")));
+        let bad_call = match name {
+            "open" | "openat" | "openat2" | "creat" => name == "creat" || write_flags.iter().any(|f| call.contains(f)),
+            "rename" | "renameat" | "renameat2" => true,
+            "execve" => !call.contains(env!("CARGO_BIN_EXE_lichtbild")),
+            "socket" | "connect" | "bind" | "sendto" => {
+                bad.push(line.to_string());
+                continue;
+            }
+            _ => true,
+        };
+        if bad_call && !mentions_output {
+            bad.push(line.to_string());
+        }
+    }
+    bad
+}
+
+#[test]
+fn strace_shows_no_file_and_no_socket_but_the_output() {
+    let (ok, trace, home, out) = traced_run("strace", &[], None);
+    assert!(ok, "run failed:\n{trace}");
+    assert_eq!(image::open(&out).unwrap().width(), 531);
+    let bad = violations(&trace, &out);
+    assert!(bad.is_empty(), "writes or sockets outside the output:\n{}", bad.join("\n"));
+    // ONNX Runtime did try to write its telemetry under HOME, inside the sandbox, and was refused.
+    let home_s = home.to_str().unwrap();
+    let refused: Vec<&str> = trace.lines().filter(|l| l.contains(home_s) && l.contains("EPERM")).collect();
+    assert!(!refused.is_empty(), "no refused write under HOME seen; ONNX Runtime's telemetry attempt is expected:\n{trace}");
+    let left: Vec<_> = std::fs::read_dir(&home).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "files created under HOME: {left:?}");
+}
+
+#[test]
+fn strace_check_catches_a_write_when_the_sandbox_is_off() {
+    // The same check on a run whose workers are not confined and whose ONNX Runtime is told to
+    // keep its telemetry on (an unconfined engine otherwise switches it off): the telemetry write
+    // under HOME now succeeds, and the check must say so (else it proves nothing).
+    let (ok, trace, home, out) = traced_run("strace-off", &["--no-sandbox"], Some("0"));
+    assert!(ok, "run failed:\n{trace}");
+    let bad = violations(&trace, &out);
+    assert!(bad.iter().any(|l| l.contains(home.to_str().unwrap())), "the check missed the telemetry write:\n{}", bad.join("\n"));
+}
+
+#[test]
+fn self_check_passes_and_is_json() {
+    let r = bin().arg("--self-check").output().unwrap();
+    assert!(r.status.success(), "{}{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert!(v["worker"].as_array().unwrap().iter().all(|p| p["result"] == "EPERM"));
+    let r = bin().args(["--self-check", "--no-sandbox"]).output().unwrap();
+    assert_eq!(r.status.code(), Some(2), "an unconfined self-check must fail");
+}

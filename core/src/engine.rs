@@ -8,6 +8,7 @@ use crate::models;
 use crate::options::{Consent, Input, OutputFormat, ProcessOptions};
 use crate::pipeline::{self, Analysis, Job, JobInput, Sessions};
 use crate::privacy::receipt::Receipt;
+use crate::privacy::sandbox::{self, Probe, SandboxState};
 use crate::privacy::secure_buffer::SecureBuf;
 use crate::quality::Finding;
 use crate::runtime::{self, RuntimeInfo};
@@ -78,6 +79,18 @@ pub type CancelFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
 pub(crate) enum Request {
     Process(Job, Option<CancelFlag>, Completion),
     Analyse(Job, crossbeam_channel::Sender<Result<Analysis>>),
+    Probe(PathBuf, crossbeam_channel::Sender<Vec<Probe>>),
+}
+
+/// What [`Engine::self_check`] found: the same forbidden operations tried on a worker thread and
+/// on the calling thread.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SelfCheck {
+    pub sandbox: SandboxState,
+    pub worker: Vec<Probe>,
+    pub caller: Vec<Probe>,
+    /// Every operation refused on the worker (and the sandbox on).
+    pub passed: bool,
 }
 
 pub struct Engine {
@@ -85,6 +98,7 @@ pub struct Engine {
     workers: Vec<JoinHandle<()>>,
     config: EngineConfig,
     runtime: RuntimeInfo,
+    sandbox: SandboxState,
     startup_ms: f64,
 }
 
@@ -101,7 +115,7 @@ impl Engine {
             config.workers.min(64)
         };
         let (tx, rx) = crossbeam_channel::unbounded::<Request>();
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<RuntimeInfo>>(n);
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(RuntimeInfo, SandboxState)>>(n);
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let rx = rx.clone();
@@ -114,10 +128,17 @@ impl Engine {
             workers.push(h);
         }
         drop(ready_tx);
-        let mut engine = Engine { tx: Some(tx), workers, config, runtime: RuntimeInfo { library: PathBuf::new(), version: String::new() }, startup_ms: 0.0 };
+        let mut engine = Engine {
+            tx: Some(tx),
+            workers,
+            config,
+            runtime: RuntimeInfo { library: PathBuf::new(), version: String::new() },
+            sandbox: SandboxState::off("not started"),
+            startup_ms: 0.0,
+        };
         for _ in 0..n {
             match ready_rx.recv() {
-                Ok(Ok(info)) => engine.runtime = info,
+                Ok(Ok((info, sb))) => (engine.runtime, engine.sandbox) = (info, sb),
                 Ok(Err(e)) => return Err(e), // Drop joins the workers.
                 Err(_) => return Err(Error::Internal("a worker thread stopped during start-up".into())),
             }
@@ -153,6 +174,23 @@ impl Engine {
         let (tx, rx) = crossbeam_channel::bounded(1);
         self.send(Request::Analyse(job, tx))?;
         rx.recv().map_err(|_| Error::Internal("worker stopped while analysing".into()))?
+    }
+
+    /// Tries every operation the sandbox forbids on a worker thread and on the calling thread,
+    /// with harmless arguments, and reports what the kernel answered. `scratch_dir` is where the
+    /// file and directory probes try to create something (removed again at once if they can).
+    pub fn self_check(&self, scratch_dir: &std::path::Path) -> Result<SelfCheck> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Request::Probe(scratch_dir.to_path_buf(), tx))?;
+        let worker = rx.recv().map_err(|_| Error::Internal("worker stopped during the self-check".into()))?;
+        let caller = sandbox::probe(scratch_dir);
+        let passed = self.sandbox.enforced && !worker.is_empty() && worker.iter().all(|p| p.blocked);
+        Ok(SelfCheck { sandbox: self.sandbox.clone(), worker, caller, passed })
+    }
+
+    /// The protections the workers run under (also in every receipt).
+    pub fn sandbox(&self) -> &SandboxState {
+        &self.sandbox
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -213,22 +251,28 @@ impl Drop for Engine {
     }
 }
 
-fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, ready: crossbeam_channel::Sender<Result<RuntimeInfo>>) {
-    // The sandbox (issue: enforced in-memory processing) is installed here, first, so that ORT
-    // and every thread it spawns start inside it.
-    let started = catch_unwind(AssertUnwindSafe(|| -> Result<(Sessions, RuntimeInfo)> {
-        let info = runtime::ensure_env(cfg.ort_library.as_deref())?;
-        Ok((Sessions::new(cfg.intra_threads.max(1))?, info))
+fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, ready: crossbeam_channel::Sender<Result<(RuntimeInfo, SandboxState)>>) {
+    // The sandbox comes first, so that ORT (its telemetry included) and every thread it spawns
+    // start inside it. A sandbox that was asked for and cannot be installed stops the engine.
+    crate::privacy::wipe_alloc::wipe_frees_on_this_thread();
+    let started = catch_unwind(AssertUnwindSafe(|| -> Result<(Sessions, RuntimeInfo, SandboxState)> {
+        let sb = if cfg.sandbox {
+            sandbox::enter().map_err(|reason| Error::Sandbox { reason })?
+        } else {
+            SandboxState::off("turned off in the engine configuration (sandbox: false)")
+        };
+        let info = runtime::ensure_env(cfg.ort_library.as_deref(), sb.enforced)?;
+        Ok((Sessions::new(cfg.intra_threads.max(1))?, info, sb))
     }))
     .unwrap_or_else(|_| Err(Error::Internal("worker panicked while starting ONNX Runtime".into())));
-    let (mut sessions, info) = match started {
+    let (mut sessions, info, sb) = match started {
         Ok(x) => x,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
-    let _ = ready.send(Ok(info.clone()));
+    let _ = ready.send(Ok((info.clone(), sb.clone())));
     drop(ready);
     for req in rx.iter() {
         match req {
@@ -237,10 +281,13 @@ fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, read
                     let _ = catch_unwind(AssertUnwindSafe(move || done(Err(Error::Cancelled))));
                     continue;
                 }
-                let r = catch_unwind(AssertUnwindSafe(|| pipeline::process(&mut sessions, &info, job)))
+                let r = catch_unwind(AssertUnwindSafe(|| pipeline::process(&mut sessions, &info, &sb, job)))
                     .unwrap_or_else(|p| Err(panic_error(p)));
                 // A panicking callback must not take the worker down with it.
                 let _ = catch_unwind(AssertUnwindSafe(move || done(r)));
+            }
+            Request::Probe(dir, reply) => {
+                let _ = reply.send(sandbox::probe(&dir));
             }
             Request::Analyse(job, reply) => {
                 let r = catch_unwind(AssertUnwindSafe(|| pipeline::analyse(&mut sessions, job)))

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Encode,
     /// The caller cancelled the job before a worker started it.
     Cancelled,
+    /// The worker sandbox was asked for and could not be installed.
+    Sandbox,
     Internal,
 }
 
@@ -38,6 +40,7 @@ impl ErrorKind {
         ErrorKind::Inference,
         ErrorKind::Encode,
         ErrorKind::Cancelled,
+        ErrorKind::Sandbox,
         ErrorKind::Internal,
     ];
 
@@ -56,6 +59,7 @@ impl ErrorKind {
             ErrorKind::Inference => "inference",
             ErrorKind::Encode => "encode",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Sandbox => "sandbox",
             ErrorKind::Internal => "internal",
         }
     }
@@ -87,6 +91,8 @@ pub enum Error {
     Encode(String),
     #[error("cancelled before processing started")]
     Cancelled,
+    #[error("the worker sandbox could not be installed: {reason}. Refusing to process unconfined; turn the sandbox off explicitly (sandbox: false) only if you accept that")]
+    Sandbox { reason: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -106,6 +112,7 @@ impl Error {
             Error::Inference { .. } => ErrorKind::Inference,
             Error::Encode(_) => ErrorKind::Encode,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::Sandbox { .. } => ErrorKind::Sandbox,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

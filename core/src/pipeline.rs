@@ -15,7 +15,7 @@ use crate::metadata::MetadataKind;
 use crate::models;
 use crate::options::{Background, MultiFacePolicy, OutputFormat, PixelFormat, PixelsRef, ProcessOptions};
 use crate::privacy::receipt::{GeometryInfo, OutputInfo, Receipt, SandboxState, Step, RECEIPT_SCHEMA};
-use crate::privacy::secure_buffer::{take_zeroised_bytes, SecureBuf};
+use crate::privacy::secure_buffer::{take_locked_bytes, take_zeroised_bytes, SecureBuf};
 use crate::quality;
 use crate::raster::{resize_u8, Rgb8};
 use crate::retouch;
@@ -245,8 +245,9 @@ pub(crate) fn analyse(s: &mut Sessions, job: Job) -> Result<Analysis> {
     Ok(r)
 }
 
-pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, job: Job) -> Result<Output> {
+pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &SandboxState, job: Job) -> Result<Output> {
     take_zeroised_bytes();
+    take_locked_bytes();
     let o = &job.options.clone();
     let p = &o.preset;
     let (w, h) = (p.width_px as usize, p.height_px as usize);
@@ -338,15 +339,13 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, job: Job) -> Resu
         models: models::ALL.to_vec(),
         runtime: runtime.clone(),
         consent: o.consent.scopes(),
-        sandbox: SandboxState {
-            enforced: false,
-            mechanisms: Vec::new(),
-            reason: Some("this build does not install the worker sandbox yet".into()),
-        },
+        sandbox: sandbox.clone(),
         network: "none",
         disk: "none",
         metadata_removed: metadata,
         bytes_zeroised: take_zeroised_bytes(),
+        bytes_locked: take_locked_bytes(),
+        freed_memory: if crate::privacy::wipe_alloc::wipes_here() { "all wiped (WipeOnFree allocator)" } else { "lichtbild buffers wiped; install WipeOnFree to wipe decoders' buffers too" },
         cpu_arena: "disabled",
         retouched: strength > 0.0,
     };

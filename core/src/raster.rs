@@ -96,16 +96,31 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
         4 => fr::PixelType::U8x4,
         c => panic!("resize_u8: unsupported channel count {c}"),
     };
-    let mut out = Image::<u8>::new(dw.max(1), dh.max(1), src.channels);
+    let (dw, dh) = (dw.max(1), dh.max(1));
+    let mut out = Image::<u8>::new(dw, dh, src.channels);
     if src.width == 0 || src.height == 0 {
         return out;
     }
-    let s = fr::images::ImageRef::new(src.width as u32, src.height as u32, &src.data, pt).expect("source size checked");
-    let mut d = fr::images::Image::from_slice_u8(out.width as u32, out.height as u32, &mut out.data, pt).expect("dest size");
-    let mut opts = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom));
-    if let Some((l, t, w, h)) = crop {
-        opts = opts.crop(l, t, w.max(1e-3), h.max(1e-3));
-    }
-    fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
+    let (l, t, w, h) = crop.unwrap_or((0.0, 0.0, src.width as f64, src.height as f64));
+    let (w, h) = (w.max(1e-3), h.max(1e-3));
+    // Two passes of one direction each, through a temporary we own: done in one call, the resizer
+    // keeps the intermediate rows in its own buffer and frees it unwiped.
+    let alg = fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom);
+    let pass = |from: &Image<u8>, to: &mut Image<u8>, crop: (f64, f64, f64, f64)| {
+        let s = fr::images::ImageRef::new(from.width as u32, from.height as u32, &from.data, pt).expect("source size checked");
+        let mut d = fr::images::Image::from_slice_u8(to.width as u32, to.height as u32, &mut to.data, pt).expect("dest size");
+        // use_alpha(false): premultiplying would copy the source into another internal buffer.
+        let opts = fr::ResizeOptions::new().resize_alg(alg).use_alpha(false).crop(crop.0, crop.1, crop.2, crop.3);
+        fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
+    };
+    // Vertical first, over the source columns the horizontal pass will read (as the resizer does
+    // for 8-bit images), widened by the filter's reach.
+    let reach = 2.0 * (w / dw as f64).max(1.0) + 1.0;
+    let x0 = (l - reach).floor().max(0.0);
+    let x1 = (l + w + reach).ceil().min(src.width as f64);
+    let tw = (x1 - x0).max(1.0) as usize;
+    let mut tmp = Image::<u8>::new(tw, dh, src.channels);
+    pass(src, &mut tmp, (x0, t, tw as f64, h));
+    pass(&tmp, &mut out, (l - x0, 0.0, w, dh as f64));
     out
 }

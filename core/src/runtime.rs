@@ -66,8 +66,9 @@ fn own_library_dir() -> Option<PathBuf> {
     None
 }
 
-/// Loads ONNX Runtime (once per process) and creates the one environment. Call it on a worker thread.
-pub fn ensure_env(explicit: Option<&Path>) -> Result<RuntimeInfo> {
+/// Loads ONNX Runtime (once per process) and creates the one environment. Call it on a worker
+/// thread, after the sandbox: `sandboxed` says whether that thread is confined.
+pub fn ensure_env(explicit: Option<&Path>, sandboxed: bool) -> Result<RuntimeInfo> {
     if let Some((_, info)) = ENV.get() {
         return Ok(info.clone());
     }
@@ -76,8 +77,9 @@ pub fn ensure_env(explicit: Option<&Path>) -> Result<RuntimeInfo> {
         return Ok(info.clone());
     }
     // ONNX Runtime 1.32 writes a telemetry database under ~/.cache/Microsoft when it starts unless
-    // this is set; `with_telemetry(false)` does not stop it. Set once, before the library loads.
-    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+    // this is set; `with_telemetry(false)` does not stop it. Inside the sandbox those writes fail
+    // harmlessly (and the privacy tests show it); without the sandbox this variable is all there is.
+    if !sandboxed && std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
         std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
     }
     let mut tried = String::new();
@@ -124,6 +126,6 @@ pub fn session(stage: &'static str, model: &[u8], intra_threads: usize) -> Resul
 /// Initialises ORT from `ORT_DYLIB_PATH` for unit tests of single stages.
 #[cfg(test)]
 pub(crate) fn test_session(stage: &'static str, model: &[u8]) -> Session {
-    ensure_env(None).expect("ONNX Runtime for tests: set ORT_DYLIB_PATH");
+    ensure_env(None, false).expect("ONNX Runtime for tests: set ORT_DYLIB_PATH");
     session(stage, model, 1).unwrap()
 }

@@ -1,3 +1,5 @@
-//! Privacy mechanisms: wiped buffers, the receipt.
+//! Privacy mechanisms: the worker sandbox, wiped buffers, the receipt.
 pub mod receipt;
+pub mod sandbox;
 pub mod secure_buffer;
+pub mod wipe_alloc;

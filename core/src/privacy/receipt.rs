@@ -3,6 +3,7 @@
 use crate::metadata::MetadataKind;
 use crate::models::ModelInfo;
 use crate::runtime::RuntimeInfo;
+pub use crate::privacy::sandbox::SandboxState;
 use serde::Serialize;
 
 /// Stable schema version of [`Receipt`]; bumped on any incompatible change.
@@ -12,15 +13,6 @@ pub const RECEIPT_SCHEMA: u32 = 1;
 pub struct Step {
     pub name: &'static str,
     pub ms: f64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct SandboxState {
-    pub enforced: bool,
-    pub mechanisms: Vec<&'static str>,
-    /// Why it is not enforced, when it is not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -69,6 +61,11 @@ pub struct Receipt {
     pub disk: &'static str,
     pub metadata_removed: Vec<MetadataKind>,
     pub bytes_zeroised: u64,
+    /// Bytes of those buffers held in RAM with mlock (never swapped), as far as RLIMIT_MEMLOCK allowed.
+    pub bytes_locked: u64,
+    /// Whether every block freed on the worker (third-party decoders' buffers included) was
+    /// zeroed by [`crate::WipeOnFree`], or only lichtbild's own buffers.
+    pub freed_memory: &'static str,
     pub cpu_arena: &'static str,
     pub retouched: bool,
 }
