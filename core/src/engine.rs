@@ -30,11 +30,13 @@ pub struct EngineConfig {
     /// Confine each worker thread (seccomp, Landlock) before ORT starts on it. Turn off only to
     /// debug; the receipt then says the sandbox was not enforced.
     pub sandbox: bool,
+    /// A matting model of the user's in place of the embedded selfie segmenter.
+    pub matting_model: Option<crate::models::UserModel>,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { ort_library: None, workers: 0, intra_threads: 1, limits: Limits::default(), sandbox: true }
+        EngineConfig { ort_library: None, workers: 0, intra_threads: 1, limits: Limits::default(), sandbox: true, matting_model: None }
     }
 }
 
@@ -108,6 +110,9 @@ impl Engine {
         let t0 = Instant::now();
         for m in models::ALL {
             models::verify(m.name, m.bytes, m.sha256)?;
+        }
+        if let Some(m) = &config.matting_model {
+            m.check("matting")?;
         }
         let n = if config.workers == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(4)
@@ -262,7 +267,7 @@ fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, read
             SandboxState::off("turned off in the engine configuration (sandbox: false)")
         };
         let info = runtime::ensure_env(cfg.ort_library.as_deref(), sb.enforced)?;
-        Ok((Sessions::new(cfg.intra_threads.max(1))?, info, sb))
+        Ok((Sessions::new(cfg.intra_threads.max(1), cfg.matting_model.as_ref())?, info, sb))
     }))
     .unwrap_or_else(|_| Err(Error::Internal("worker panicked while starting ONNX Runtime".into())));
     let (mut sessions, info, sb) = match started {

@@ -30,6 +30,7 @@ mod test_data;
 pub use engine::{CancelFlag, Completion, Engine, EngineConfig, Output, OutputImage, SelfCheck};
 pub use error::{Error, ErrorKind, Result};
 pub use options::{Background, Consent, Input, MultiFacePolicy, OptionsSpec, OutputFormat, PixelFormat, PixelsRef, ProcessOptions, Rgb};
+pub use models::{Layout, UserModel};
 pub use presets::Preset;
 pub use privacy::wipe_alloc::WipeOnFree;
 pub use quality::{Finding, FindingCode, Severity};

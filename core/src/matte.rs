@@ -55,6 +55,56 @@ pub fn person_mask(session: &mut Session, frame: &Image<f32>) -> Result<Plane> {
     Ok(resize(&mask, w, h))
 }
 
+/// Coarse alpha from a user-supplied matting model (declared size, layout and normalisation),
+/// at frame size. Its output may be [1,1,H,W], [1,H,W,1] or [1,H,W].
+pub fn user_mask(session: &mut Session, m: &crate::models::UserModel, frame: &Image<f32>) -> Result<Plane> {
+    use crate::models::Layout;
+    let (w, h) = (frame.width, frame.height);
+    if w == 0 || h == 0 {
+        return Ok(Plane::new(w, h, 1));
+    }
+    let (iw, ih) = (m.input_width as usize, m.input_height as usize);
+    let rgb = as_rgb(frame);
+    let small = resize(&rgb, iw, ih);
+    drop(rgb);
+    let mut input = SecureBuf::<f32>::zeroed(iw * ih * 3);
+    for (i, px) in small.data.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            let v = (px[c] - m.mean[c]) / m.std[c];
+            match m.layout {
+                Layout::Nhwc => input[i * 3 + c] = v,
+                Layout::Nchw => input[c * iw * ih + i] = v,
+            }
+        }
+    }
+    drop(small);
+    let shape = match m.layout {
+        Layout::Nhwc => [1usize, ih, iw, 3],
+        Layout::Nchw => [1usize, 3, ih, iw],
+    };
+    let e = |e: ort::Error| Error::inference("matte", e);
+    let input_name = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| Error::inference("matte", "the model has no input"))?;
+    let t = ort::value::TensorRef::from_array_view((shape, &input[..])).map_err(e)?;
+    let out = session.run(ort::inputs![input_name.as_str() => t]).map_err(e)?;
+    let (oshape, data) = out[0].try_extract_tensor::<f32>().map_err(e)?;
+    let dims: Vec<usize> = oshape.iter().map(|&d| d.max(0) as usize).collect();
+    let n = dims.len();
+    let (oh, ow) = match dims.as_slice() {
+        [.., hh, ww, 1] if n >= 3 => (*hh, *ww),
+        [.., hh, ww] if n >= 2 => (*hh, *ww),
+        _ => return Err(Error::inference("matte", format!("matting output has shape {dims:?}; expected [1,1,H,W], [1,H,W,1] or [1,H,W]"))),
+    };
+    if oh * ow != data.len() || oh == 0 || ow == 0 {
+        return Err(Error::inference("matte", format!("matting output has shape {dims:?}; expected a single-channel alpha")));
+    }
+    let mut mask = Plane::new(ow, oh, 1);
+    for (a, &v) in mask.data.iter_mut().zip(data) {
+        let v = if m.logits { 1.0 / (1.0 + (-v).exp()) } else { v };
+        *a = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };
+    }
+    Ok(resize(&mask, w, h))
+}
+
 const SURE_BG: f32 = 0.0;
 const SURE_FG: f32 = 1.0;
 const BAND: f32 = 0.5;

@@ -39,15 +39,32 @@ pub(crate) struct Sessions {
     detect: Session,
     mesh: Session,
     segment: Session,
+    /// The user's matting model, when one replaces the embedded segmenter.
+    user_matting: Option<models::UserModel>,
 }
 
 impl Sessions {
-    pub(crate) fn new(threads: usize) -> Result<Sessions> {
+    pub(crate) fn new(threads: usize, user_matting: Option<&models::UserModel>) -> Result<Sessions> {
+        let segment = match user_matting {
+            Some(m) => runtime::session("matte", &m.bytes, threads)?,
+            None => runtime::session("matte", models::SEGMENTER.bytes, threads)?,
+        };
         Ok(Sessions {
             detect: runtime::session("detect", models::DETECTOR.bytes, threads)?,
             mesh: runtime::session("landmarks", models::FACE_MESH.bytes, threads)?,
-            segment: runtime::session("matte", models::SEGMENTER.bytes, threads)?,
+            segment,
+            user_matting: user_matting.map(|m| models::UserModel { bytes: Vec::new(), ..m.clone() }),
         })
+    }
+
+    /// The models that run, as the receipt lists them.
+    fn records(&self) -> Vec<models::ModelRecord> {
+        let mut v: Vec<models::ModelRecord> = [models::DETECTOR, models::FACE_MESH].iter().map(Into::into).collect();
+        v.push(match &self.user_matting {
+            Some(m) => m.record(),
+            None => (&models::SEGMENTER).into(),
+        });
+        v
     }
 }
 
@@ -281,7 +298,10 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     let (faces_found, metadata) = (loc.faces_found, loc.metadata.clone());
     drop(loc);
 
-    let coarse = matte::person_mask(&mut s.segment, &frame)?;
+    let coarse = match &s.user_matting {
+        Some(m) => matte::user_mask(&mut s.segment, m, &frame)?,
+        None => matte::person_mask(&mut s.segment, &frame)?,
+    };
     let (alpha, mut fg) = matte::refine(&frame, &coarse, &coverage);
     drop((coarse, coverage));
     timer.lap("matte");
@@ -336,7 +356,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
             extended,
         },
         steps: timer.steps,
-        models: models::ALL.to_vec(),
+        models: s.records(),
         runtime: runtime.clone(),
         consent: o.consent.scopes(),
         sandbox: sandbox.clone(),

@@ -117,3 +117,53 @@ fn no_identification_model_is_embedded() {
     let purposes: Vec<&str> = lichtbild::models::ALL.iter().map(|m| m.purpose).collect();
     assert_eq!(purposes, ["detection", "landmarks", "matting"]);
 }
+
+const LANDSCAPE: &[u8] = include_bytes!("data/mp_selfie_segmentation_landscape_fixed.onnx");
+const LANDSCAPE_SHA: &str = "b4a07d621c1d136ca17eda02232c579e4b3ce390e526f3fc82f07f0cb6c6732c";
+
+fn user_model(purpose: &str, sha256: &str) -> UserModel {
+    UserModel {
+        name: "selfie-landscape".into(),
+        purpose: purpose.into(),
+        sha256: sha256.into(),
+        licence: "Apache-2.0".into(),
+        input_width: 256,
+        input_height: 144,
+        layout: Layout::Nhwc,
+        mean: [0.0; 3],
+        std: [1.0; 3],
+        logits: false,
+        bytes: LANDSCAPE.to_vec(),
+    }
+}
+
+fn engine_with(m: UserModel) -> Result<Engine> {
+    Engine::new(EngineConfig { workers: 1, matting_model: Some(m), ..Default::default() })
+}
+
+#[test]
+fn a_user_matting_model_runs_only_with_its_sha256_and_an_allowed_purpose() {
+    // Accepted with the right hash and purpose, and it is what runs: the receipt names it.
+    let e = engine_with(user_model("matting", LANDSCAPE_SHA)).unwrap();
+    let out = e.process(Input::Encoded(HOPPER), &opts()).unwrap();
+    let m = out.receipt.models.iter().find(|m| m.purpose == "matting").unwrap();
+    assert_eq!((m.name.as_str(), m.source, m.sha256.as_str()), ("selfie-landscape", "user", LANDSCAPE_SHA));
+    // A different model gives a (slightly) different result than the embedded one.
+    let embedded = sandboxed().process(Input::Encoded(HOPPER), &opts()).unwrap();
+    assert_ne!(out.image.bytes(), embedded.image.bytes());
+
+    // No hash, a wrong hash: refused at engine start.
+    let e = engine_with(user_model("matting", "")).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::ModelIntegrity, "{e}");
+    let e = engine_with(user_model("matting", &"0".repeat(64))).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::ModelIntegrity, "{e}");
+    // Identification and attribute purposes are refused whatever the hash.
+    for purpose in ["face_recognition", "embedding", "age_gender", "emotion", "ethnicity"] {
+        let e = engine_with(user_model(purpose, LANDSCAPE_SHA)).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidOptions, "{purpose}");
+        assert!(e.to_string().contains("never recognition"), "{e}");
+    }
+    // An allowed purpose in the wrong slot is refused too.
+    let e = engine_with(user_model("detection", LANDSCAPE_SHA)).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidOptions, "{e}");
+}

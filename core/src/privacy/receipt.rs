@@ -1,7 +1,7 @@
 //! The receipt: what happened to the photo, under which protections. Nothing about the person.
 
 use crate::metadata::MetadataKind;
-use crate::models::ModelInfo;
+use crate::models::ModelRecord;
 use crate::runtime::RuntimeInfo;
 pub use crate::privacy::sandbox::SandboxState;
 use serde::Serialize;
@@ -53,7 +53,7 @@ pub struct Receipt {
     pub output: OutputInfo,
     pub geometry: GeometryInfo,
     pub steps: Vec<Step>,
-    pub models: Vec<ModelInfo>,
+    pub models: Vec<ModelRecord>,
     pub runtime: RuntimeInfo,
     pub consent: Vec<&'static str>,
     pub sandbox: SandboxState,
