@@ -23,9 +23,9 @@ $(VENV)/.ok:
 
 venv: $(VENV)/.ok
 
-# Debian packages the tests need (strace for the no-file/no-socket proof).
+# Debian packages the tests need: strace (the no-file/no-socket proof), age (opens sealed output).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := strace
+APT_PKGS := strace age
 .sys-deps.ok:
 	missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi

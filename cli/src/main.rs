@@ -63,6 +63,15 @@ struct Args {
     /// worker was refused every one.
     #[arg(long)]
     self_check: bool,
+    /// Seal (age-encrypt) the output to this recipient (age1…); repeat for several.
+    #[arg(long, value_name = "AGE1…")]
+    seal_to: Vec<String>,
+    /// Seal to every recipient in this file (one per line, # comments allowed).
+    #[arg(long, value_name = "FILE")]
+    seal_to_file: Option<PathBuf>,
+    /// Seal with the passphrase held in this environment variable (age scrypt mode).
+    #[arg(long, value_name = "VAR")]
+    seal_passphrase_env: Option<String>,
     /// Run the workers without their sandbox (for debugging; the receipt says so).
     #[arg(long)]
     no_sandbox: bool,
@@ -124,7 +133,8 @@ fn build_options(args: &Args, output: &Path) -> Result<ProcessOptions, String> {
     o.retouch = args.retouch;
     o.format = match &args.format {
         Some(f) => OutputFormat::parse(f).map_err(|e| e.to_string())?,
-        None => match output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        // `headshot.jpg.age` is a sealed JPEG.
+        None => match Path::new(output.to_str().unwrap_or("").trim_end_matches(".age")).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("png") => OutputFormat::Png,
             Some("webp") => OutputFormat::Webp,
             _ => OutputFormat::Jpeg,
@@ -136,6 +146,23 @@ fn build_options(args: &Args, output: &Path) -> Result<ProcessOptions, String> {
     o.quality = args.quality;
     o.max_kb = args.max_kb;
     o.multi_face = if args.multi_face == "error" { MultiFacePolicy::Error } else { MultiFacePolicy::Largest };
+    let mut recipients = args.seal_to.clone();
+    if let Some(f) = &args.seal_to_file {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        recipients.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from));
+        if recipients.is_empty() {
+            return Err(format!("{}: no recipients in it", f.display()));
+        }
+    }
+    o.seal = match (&args.seal_passphrase_env, recipients.is_empty()) {
+        (Some(_), false) => return Err("give --seal-to/--seal-to-file or --seal-passphrase-env, not both".into()),
+        (Some(var), true) => {
+            let p = std::env::var(var).map_err(|_| format!("--seal-passphrase-env: ${var} is not set"))?;
+            Some(lichtbild::Seal::Passphrase(lichtbild::Passphrase::new(p)))
+        }
+        (None, false) => Some(lichtbild::Seal::Recipients(recipients)),
+        (None, true) => None,
+    };
     Ok(o)
 }
 
@@ -203,7 +230,7 @@ fn batch(engine: &Engine, input: &Path, outdir: &Path, o: &ProcessOptions, recei
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(f) = files.get(i) else { break };
                 let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
-                let dest = outdir.join(format!("{name}.{}", ext(o.format)));
+                let dest = outdir.join(format!("{name}.{}{}", ext(o.format), if o.seal.is_some() { ".age" } else { "" }));
                 let r = std::fs::read(f)
                     .map_err(|e| e.to_string())
                     .and_then(|b| engine.process(Input::Encoded(&b), o).map_err(|e| e.to_string()))

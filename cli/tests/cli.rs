@@ -231,3 +231,45 @@ fn self_check_passes_and_is_json() {
     let r = bin().args(["--self-check", "--no-sandbox"]).output().unwrap();
     assert_eq!(r.status.code(), Some(2), "an unconfined self-check must fail");
 }
+
+fn age_keygen(dir: &Path) -> (PathBuf, String) {
+    let key = dir.join("key.txt");
+    let r = Command::new("age-keygen").arg("-o").arg(&key).output().expect("age-keygen (the `age` Debian package; make test installs it)");
+    assert!(r.status.success());
+    let text = std::fs::read_to_string(&key).unwrap();
+    let public = text.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_string();
+    (key, public)
+}
+
+#[test]
+fn sealed_output_opens_with_the_standalone_age_tool_and_equals_the_unsealed_output() {
+    let d = tmpdir("seal");
+    let (key, public) = age_keygen(&d);
+    let (_, other) = age_keygen(&tmpdir("seal2"));
+    let recipients = d.join("recipients.txt");
+    std::fs::write(&recipients, format!("# team\n{other}\n")).unwrap();
+    let (sealed, plain) = (d.join("h.jpg.age"), d.join("h.jpg"));
+    let r = bin()
+        .arg(fixture("grace_hopper.jpg"))
+        .args(["-o", sealed.to_str().unwrap(), "--consent", "face-geometry", "--seal-to", &public, "--seal-to-file", recipients.to_str().unwrap(), "--receipt", "-"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let receipt: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(receipt["output"]["sealed"]["recipients"], 2);
+    assert!(!receipt.to_string().contains(&public), "the receipt must not name recipients");
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    assert!(!bytes.windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]), "a JPEG marker in the sealed output");
+    let r = bin().arg(fixture("grace_hopper.jpg")).args(["-o", plain.to_str().unwrap(), "--consent", "face-geometry"]).output().unwrap();
+    assert!(r.status.success());
+    let opened = Command::new("age").arg("-d").arg("-i").arg(&key).arg(&sealed).output().unwrap();
+    assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));
+    assert_eq!(opened.stdout, std::fs::read(&plain).unwrap(), "age -d gives exactly the unsealed headshot");
+    // A bad recipient is a typed error, and nothing is written.
+    let bad = d.join("bad.jpg.age");
+    let r = bin().arg(fixture("grace_hopper.jpg")).args(["-o", bad.to_str().unwrap(), "--consent", "face-geometry", "--seal-to", "age1nope"]).output().unwrap();
+    assert!(!r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("not an age X25519 recipient"), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!bad.exists());
+}

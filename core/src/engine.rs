@@ -42,6 +42,9 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     pub fn from_json(json: &str) -> Result<EngineConfig> {
+        if !json.trim_start().starts_with('{') {
+            return Err(Error::InvalidOptions("engine config JSON must be an object".into()));
+        }
         serde_json::from_str(json).map_err(|e| Error::InvalidOptions(format!("engine config JSON: {e}")))
     }
 }

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Cancelled,
     /// The worker sandbox was asked for and could not be installed.
     Sandbox,
+    /// Sealing failed, or a sealed result could not be opened (wrong key, corrupted bytes).
+    Seal,
     Internal,
 }
 
@@ -41,6 +43,7 @@ impl ErrorKind {
         ErrorKind::Encode,
         ErrorKind::Cancelled,
         ErrorKind::Sandbox,
+        ErrorKind::Seal,
         ErrorKind::Internal,
     ];
 
@@ -60,6 +63,7 @@ impl ErrorKind {
             ErrorKind::Encode => "encode",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Sandbox => "sandbox",
+            ErrorKind::Seal => "seal",
             ErrorKind::Internal => "internal",
         }
     }
@@ -93,6 +97,8 @@ pub enum Error {
     Cancelled,
     #[error("the worker sandbox could not be installed: {reason}. Refusing to process unconfined; turn the sandbox off explicitly (sandbox: false) only if you accept that")]
     Sandbox { reason: String },
+    #[error("{0}")]
+    Seal(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -113,6 +119,7 @@ impl Error {
             Error::Encode(_) => ErrorKind::Encode,
             Error::Cancelled => ErrorKind::Cancelled,
             Error::Sandbox { .. } => ErrorKind::Sandbox,
+            Error::Seal(_) => ErrorKind::Seal,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -24,6 +24,7 @@ pub mod quality;
 pub mod raster;
 pub mod retouch;
 pub mod runtime;
+pub mod seal;
 #[cfg(test)]
 mod test_data;
 
@@ -34,3 +35,4 @@ pub use models::{Layout, UserModel};
 pub use presets::Preset;
 pub use privacy::wipe_alloc::WipeOnFree;
 pub use quality::{Finding, FindingCode, Severity};
+pub use seal::{OpenWith, Passphrase, Seal};

@@ -169,6 +169,8 @@ pub struct ProcessOptions {
     pub multi_face: MultiFacePolicy,
     /// Return the face landmarks (in output pixels) in the result. Off unless asked.
     pub return_landmarks: bool,
+    /// Encrypt the encoded output (age format) before it leaves the engine.
+    pub seal: Option<crate::seal::Seal>,
 }
 
 impl ProcessOptions {
@@ -184,6 +186,7 @@ impl ProcessOptions {
             max_kb: None,
             multi_face: MultiFacePolicy::Largest,
             return_landmarks: false,
+            seal: None,
         }
     }
 
@@ -199,6 +202,15 @@ impl ProcessOptions {
         }
         if matches!(self.background, Some(Background::Transparent)) && self.format == OutputFormat::Jpeg {
             return Err(Error::InvalidOptions("a transparent background needs PNG, WebP or pixels output, not JPEG".into()));
+        }
+        if let Some(s) = &self.seal {
+            if self.format == OutputFormat::Pixels {
+                return Err(Error::InvalidOptions("sealing needs an encoded output (jpeg, png or webp), not pixels".into()));
+            }
+            if self.return_landmarks {
+                return Err(Error::InvalidOptions("landmarks would leave the engine unsealed: do not ask for them with a sealed output".into()));
+            }
+            s.validate()?;
         }
         if let Some(kb) = self.max_kb {
             if kb < 4 {
@@ -234,10 +246,18 @@ pub struct OptionsSpec {
     /// `largest` (default) or `error`.
     pub multi_face: Option<MultiFacePolicy>,
     pub return_landmarks: bool,
+    /// Seal (encrypt) the output to these age X25519 recipients (`age1…`) ...
+    pub seal_to: Option<Vec<String>>,
+    /// ... or with this passphrase (age scrypt). Not both.
+    pub seal_passphrase: Option<String>,
 }
 
 impl OptionsSpec {
     pub fn from_json(json: &str) -> Result<OptionsSpec> {
+        // serde would also take a JSON array as a struct; options are an object.
+        if !json.trim_start().starts_with('{') {
+            return Err(Error::InvalidOptions("options JSON must be an object".into()));
+        }
         serde_json::from_str(json).map_err(|e| Error::InvalidOptions(format!("options JSON: {e}")))
     }
 
@@ -270,6 +290,12 @@ impl OptionsSpec {
             o.multi_face = m;
         }
         o.return_landmarks = self.return_landmarks;
+        o.seal = match (self.seal_to, self.seal_passphrase) {
+            (Some(_), Some(_)) => return Err(Error::InvalidOptions("give seal_to or seal_passphrase, not both".into())),
+            (Some(r), None) => Some(crate::seal::Seal::Recipients(r)),
+            (None, Some(p)) => Some(crate::seal::Seal::Passphrase(crate::seal::Passphrase::new(p))),
+            (None, None) => None,
+        };
         o.validate()?;
         Ok(o)
     }
@@ -371,7 +397,7 @@ mod tests {
         assert_eq!(o.consent, Consent::FACE_GEOMETRY);
         // No consent given means none, never a default.
         assert_eq!(OptionsSpec::from_json("{}").unwrap().into_options(None).unwrap().consent, Consent::NONE);
-        for bad in [r#"{"presett":"x"}"#, r#"{"quality":0}"#, r#"{"format":"gif"}"#, "[", r#"{"consent":{"face_geometry":true}}"#] {
+        for bad in ["[]", r#"{"seal_to":["age1x"]}"#, r#"{"seal_to":[],"seal_passphrase":"p"}"#, r#"{"presett":"x"}"#, r#"{"quality":0}"#, r#"{"format":"gif"}"#, "[", r#"{"consent":{"face_geometry":true}}"#] {
             let e = OptionsSpec::from_json(bad).and_then(|s| s.into_options(None)).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidOptions, "{bad}");
         }

@@ -14,6 +14,7 @@ use crate::matte;
 use crate::metadata::MetadataKind;
 use crate::models;
 use crate::options::{Background, MultiFacePolicy, OutputFormat, PixelFormat, PixelsRef, ProcessOptions};
+use crate::seal;
 use crate::privacy::receipt::{GeometryInfo, OutputInfo, Receipt, SandboxState, Step, RECEIPT_SCHEMA};
 use crate::privacy::secure_buffer::{take_locked_bytes, take_zeroised_bytes, SecureBuf};
 use crate::quality;
@@ -326,18 +327,30 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     let (image, out_info) = match o.format {
         OutputFormat::Pixels => {
             let rgba = to_rgba(&result8);
-            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: o.format, bytes: 0, quality: None };
+            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: o.format, bytes: 0, quality: None, sealed: None };
             (OutputImage::Pixels { width: w as u32, height: h as u32, rgba: rgba.into_vec() }, info)
         }
         f => {
             let (bytes, q) = encode::encode(&result8, f, o.quality, p.dpi, o.max_kb)?;
             let quality = matches!(f, OutputFormat::Jpeg | OutputFormat::Webp).then_some(q);
-            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: f, bytes: bytes.len(), quality };
-            (OutputImage::Encoded { format: f, bytes: bytes.into_vec() }, info)
+            let mut info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: f, bytes: bytes.len(), quality, sealed: None };
+            let bytes = match &o.seal {
+                // The plaintext stays in the wiped buffer; only ciphertext is handed over.
+                Some(s) => {
+                    let sealed = seal::seal(&bytes, s)?;
+                    drop(bytes);
+                    timer.lap("encode");
+                    info.sealed = Some(s.info());
+                    info.bytes = sealed.len();
+                    sealed
+                }
+                None => bytes.into_vec(),
+            };
+            (OutputImage::Encoded { format: f, bytes }, info)
         }
     };
     drop(result8);
-    timer.lap("encode");
+    timer.lap(if o.seal.is_some() { "seal" } else { "encode" });
 
     let receipt = Receipt {
         schema: RECEIPT_SCHEMA,

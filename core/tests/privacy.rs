@@ -167,3 +167,37 @@ fn a_user_matting_model_runs_only_with_its_sha256_and_an_allowed_purpose() {
     let e = engine_with(user_model("detection", LANDSCAPE_SHA)).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::InvalidOptions, "{e}");
 }
+
+#[test]
+fn sealed_output_is_ciphertext_that_opens_to_the_unsealed_headshot() {
+    let id = age::x25519::Identity::generate();
+    let key = {
+        use age::secrecy::ExposeSecret;
+        id.to_string().expose_secret().to_string()
+    };
+    let plain = sandboxed().process(Input::Encoded(HOPPER), &opts()).unwrap();
+    let mut o = opts();
+    o.seal = Some(Seal::Recipients(vec![id.to_public().to_string()]));
+    let sealed = sandboxed().process(Input::Encoded(HOPPER), &o).unwrap();
+    let bytes = sealed.image.bytes();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    assert!(!bytes.windows(3).any(|w| w == [0xFF, 0xD8, 0xFF]), "a JPEG marker in the sealed bytes");
+    let info = sealed.receipt.output.sealed.as_ref().unwrap();
+    assert_eq!((info.method, info.recipients), ("x25519", 1));
+    let opened = lichtbild::seal::open(bytes, &OpenWith::Identity(Passphrase::new(key))).unwrap();
+    assert_eq!(&opened[..], plain.image.bytes());
+    // Passphrase mode.
+    o.seal = Some(Seal::Passphrase(Passphrase::new("correct horse")));
+    let sealed = sandboxed().process(Input::Encoded(HOPPER), &o).unwrap();
+    assert_eq!(sealed.receipt.output.sealed.as_ref().unwrap().method, "scrypt");
+    let e = lichtbild::seal::open(sealed.image.bytes(), &OpenWith::Passphrase(Passphrase::new("wrong"))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Seal);
+    let opened = lichtbild::seal::open(sealed.image.bytes(), &OpenWith::Passphrase(Passphrase::new("correct horse"))).unwrap();
+    assert_eq!(&opened[..], plain.image.bytes());
+    // Bad recipients and pixel output are refused before anything is analysed.
+    o.seal = Some(Seal::Recipients(vec!["age1notakey".into()]));
+    assert_eq!(sandboxed().process(Input::Encoded(b"junk"), &o).unwrap_err().kind(), ErrorKind::InvalidOptions);
+    o.seal = Some(Seal::Passphrase(Passphrase::new("p")));
+    o.format = OutputFormat::Pixels;
+    assert_eq!(sandboxed().process(Input::Encoded(HOPPER), &o).unwrap_err().kind(), ErrorKind::InvalidOptions);
+}

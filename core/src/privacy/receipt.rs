@@ -25,6 +25,9 @@ pub struct OutputInfo {
     pub bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality: Option<u8>,
+    /// Set when the output was sealed: the method and how many recipients (never who).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed: Option<crate::seal::SealInfo>,
 }
 
 /// Measurements of the composition (pose and geometry of the photo, not identity).
