@@ -49,6 +49,9 @@ c-install: c-lib
 C_TEST_ENV = export PKG_CONFIG_PATH=$(C_STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(C_STAGE)/lib; ort=$(abspath $(ORT_LIB))
 
 c-stage: venv
+	for tool in gcc pkg-config valgrind nm readelf; do
+	  command -v $$tool > /dev/null || { echo "c-test needs $$tool: apt-get install gcc pkg-config valgrind binutils" >&2; exit 1; }
+	done
 	rm -rf $(C_STAGE)
 	$(MAKE) --no-print-directory c-install PREFIX=$(C_STAGE)
 
