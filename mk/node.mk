@@ -14,23 +14,27 @@ NODE_TS_DEPS := typescript@5.9.3 @types/node@20.19.43
 
 TEST_TARGETS += node-test
 
+# Recipes run in one shell (.ONESHELL): a `cd` holds for the rest of the recipe.
+
 $(NODE_DIR)/node_modules/.ok: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	cd $(NODE_DIR) && $(NODE_NPM) ci
-	touch $@
+	touch $(abspath $@)
 
 node-deps: $(NODE_DIR)/node_modules/.ok
 
 # napi build runs cargo for the host triple (target/x86_64-unknown-linux-gnu/release) and writes
 # lichtbild.<platform>.node, binding.js and index.d.ts; the last two must match what is committed.
 node-build: node-deps
-	cd $(NODE_DIR) && npx napi build --release --strip --platform --js binding.js --dts index.d.ts
-	git diff --exit-code -- $(NODE_DIR)/index.d.ts $(NODE_DIR)/binding.js \
+	cd $(NODE_DIR) && npx napi build --release --platform --js binding.js --dts index.d.ts
+	# Stripped after the build: napi's --strip changes RUSTFLAGS and would rebuild every crate.
+	strip --strip-unneeded lichtbild.*.node
+	git diff --exit-code -- index.d.ts binding.js \
 	  || { echo "$(NODE_DIR): the generated index.d.ts / binding.js changed: commit them"; exit 1; }
 
 node-pack: node-build
 	rm -rf $(NODE_SCRATCH) && mkdir -p $(NODE_SCRATCH)
 	cd $(NODE_DIR) && npm pack --silent --pack-destination $(abspath $(NODE_SCRATCH)) > /dev/null
-	ls $(NODE_SCRATCH)/lichtbild-*.tgz
+	ls -l $(abspath $(NODE_SCRATCH))/lichtbild-*.tgz
 
 # A fresh project that knows nothing of this repository but the tarball; ORT_DYLIB_PATH is unset
 # so the library is found the way a user's install finds it (onnxruntime-node).
@@ -42,7 +46,7 @@ node-test: node-pack
 	mkdir -p examples && cp -r $(abspath examples/node) examples/node
 	export LICHTBILD_FIXTURES=$(abspath tests/fixtures) UV_THREADPOOL_SIZE=1
 	unset ORT_DYLIB_PATH
-	node --test --test-concurrency=1 test/*.test.js test/*.test.mjs
+	node --test --test-reporter=spec --test-concurrency=1 test/*.test.js test/*.test.mjs
 	npx tsc -p test/types/tsconfig.json
 	echo "node-test: tsc --strict --noEmit: test/types/usage.ts type-checks"
 	node examples/node/headshot.js $$LICHTBILD_FIXTURES/grace_hopper.jpg example-headshot.jpg

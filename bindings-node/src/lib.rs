@@ -71,8 +71,34 @@ fn via_json<T: Serialize, U: serde::de::DeserializeOwned>(t: &T, what: &str) -> 
 
 /// Converts a JS argument; a value of the wrong shape becomes the core error `wrong`.
 fn from_js<T: FromNapiValue>(v: Unknown<'_>, wrong: impl Fn(String) -> lichtbild::Error) -> CoreResult<T> {
+    let env = v.value().env;
     // SAFETY: `v` is a live value of the current call's env.
-    unsafe { T::from_napi_value(v.value().env, v.raw()) }.map_err(|e| wrong(e.reason.clone()))
+    unsafe { T::from_napi_value(env, v.raw()) }.map_err(|e| {
+        clear_exception(env);
+        wrong(e.reason.clone())
+    })
+}
+
+/// Converts a JS object argument (objects only: property reads on `null` would throw).
+fn object_from_js<T: FromNapiValue>(v: Unknown<'_>, what: &str, wrong: impl Fn(String) -> lichtbild::Error) -> CoreResult<T> {
+    match v.get_type() {
+        Ok(ValueType::Object) => from_js(v, wrong),
+        Ok(t) => Err(wrong(format!("{what} must be an object, got {t}"))),
+        Err(e) => Err(wrong(e.reason.clone())),
+    }
+}
+
+/// A failed conversion can leave a JS exception pending (a throwing getter, say); the job's
+/// coded error is what the caller gets instead.
+fn clear_exception(env: napi::sys::napi_env) {
+    let mut pending = false;
+    // SAFETY: plain N-API calls on the current env, on its own thread.
+    unsafe {
+        if napi::sys::napi_is_exception_pending(env, &mut pending) == napi::sys::Status::napi_ok && pending {
+            let mut exc = std::ptr::null_mut();
+            napi::sys::napi_get_and_clear_last_exception(env, &mut exc);
+        }
+    }
 }
 
 fn is_nullish(v: &Unknown<'_>) -> bool {
@@ -351,6 +377,7 @@ impl AbortHook {
             }
         }
         let _ = self.signal.unref(env);
+        clear_exception(env.raw());
     }
 }
 
@@ -395,7 +422,7 @@ impl Engine {
         let run = || -> CoreResult<Self> {
             let config = match config {
                 Some(c) if !is_nullish(&c) => {
-                    from_js::<EngineOptions>(c, |m| lichtbild::Error::InvalidOptions(format!("engine config: {m}")))?.into_config()?
+                    object_from_js::<EngineOptions>(c, "the engine config", |m| lichtbild::Error::InvalidOptions(format!("engine config: {m}")))?.into_config()?
                 }
                 _ => lichtbild::EngineConfig::default(),
             };
@@ -420,7 +447,7 @@ impl Engine {
     #[napi(ts_args_type = "input: PixelsInput, options: ProcessOptions", ts_return_type = "Promise<PixelsResult>")]
     pub fn process_pixels<'env>(&self, env: &'env Env, input: Unknown<'env>, options: Unknown<'env>) -> napi::Result<Object<'env>> {
         self.run(env, options, true, |o| {
-            let p: PixelsInput = from_js(input, |m| lichtbild::Error::InvalidInput(format!("pixels: {m}")))?;
+            let p: PixelsInput = object_from_js(input, "the pixels input", |m| lichtbild::Error::InvalidInput(format!("pixels: {m}")))?;
             let format: PixelFormat = match &p.format {
                 Some(f) => via_json(f, "pixels.format")?,
                 None => PixelFormat::Rgba8,
@@ -449,7 +476,7 @@ impl Engine {
     /// `consent_required` (its consent check runs before any input is looked at), not a
     /// conversion error.
     fn no_consent(&self, options: Unknown<'_>) -> Option<lichtbild::Error> {
-        let obj: Object = from_js(options, lichtbild::Error::InvalidOptions).ok()?;
+        let obj: Object = object_from_js(options, "options", lichtbild::Error::InvalidOptions).ok()?;
         if !matches!(obj.get_named_property::<Unknown>("consent").ok()?.get_type().ok()?, ValueType::Undefined) {
             return None;
         }
@@ -471,7 +498,7 @@ impl Engine {
         // job is refused before queueing (then the completion never runs).
         let pending = Arc::new(Mutex::new(Some(Pending { deferred, hook: None, engine: self.inner.clone() })));
         let submitted = catch_unwind(AssertUnwindSafe(|| -> CoreResult<()> {
-            let opts: ProcessOptions = from_js(options, lichtbild::Error::InvalidOptions).map_err(|e| self.no_consent(options).unwrap_or(e))?;
+            let opts: ProcessOptions = object_from_js(options, "options", lichtbild::Error::InvalidOptions).map_err(|e| self.no_consent(options).unwrap_or(e))?;
             if pixels_out && opts.format.as_deref().is_some_and(|f| f != "pixels") {
                 return Err(lichtbild::Error::InvalidOptions("processPixels returns pixels: leave `format` out or use process()".into()));
             }
@@ -496,6 +523,7 @@ impl Engine {
         }))
         .unwrap_or_else(|_| Err(lichtbild::Error::Internal("panic while submitting the job".into())));
         if let Err(e) = submitted {
+            clear_exception(env.raw());
             if let Some(p) = lock(&pending).take() {
                 p.settle(Err(e));
             }
