@@ -16,7 +16,10 @@ function onnxruntimeNodeLibrary() {
   } catch {
     return undefined
   }
-  const lib = path.join(dir, 'bin', 'napi-v6', process.platform, process.arch, ORT_NAMES[process.platform] || '')
+  let lib = path.join(dir, 'bin', 'napi-v6', process.platform, process.arch, ORT_NAMES[process.platform] || '')
+  // Electron: a library cannot be loaded from inside app.asar; `asarUnpack` puts it next to it.
+  const unpacked = lib.replace(/\.asar([\\/])/, '.asar.unpacked$1')
+  if (unpacked !== lib && fs.existsSync(unpacked)) lib = unpacked
   return fs.existsSync(lib) ? lib : undefined
 }
 

@@ -3,8 +3,6 @@
 //! `Engine::submit`; the completion settles the promise through a threadsafe function, so neither
 //! the JS thread nor libuv's thread pool ever runs or waits for the pipeline.
 
-#![deny(clippy::all)]
-
 use lichtbild::{CancelFlag, ErrorKind, Input, OptionsSpec, Output, OutputImage, PixelFormat, PixelsRef};
 use napi::bindgen_prelude::*;
 use napi::{Env, JsDeferred};
@@ -54,7 +52,7 @@ fn js_error(env: &Env, e: &lichtbild::Error) -> napi::Error {
 }
 
 /// Every code this binding can reject with: the table above applied to every core kind.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_codes() -> Vec<String> {
     ErrorKind::ALL.iter().map(|k| k.code().to_string()).collect()
 }
@@ -362,6 +360,9 @@ fn pixels_result(out: Output) -> CoreResult<PixelsResult> {
 
 type Resolver<T> = Box<dyn FnOnce(Env) -> napi::Result<T>>;
 
+/// `signal.addEventListener` / `removeEventListener` called with `('abort', listener)`.
+type ListenerMethod<'a> = Function<'a, FnArgs<(&'static str, Function<'a, (), ()>)>, ()>;
+
 /// The `abort` listener on the caller's signal, removed when the job settles.
 struct AbortHook {
     signal: ObjectRef<false>,
@@ -372,7 +373,7 @@ impl AbortHook {
     fn remove(self, env: &Env) {
         // Best effort: a signal whose listener cannot be removed only keeps a no-op closure.
         if let (Ok(signal), Ok(listener)) = (self.signal.get_value(env), self.listener.borrow_back(env)) {
-            if let Ok(remove) = signal.get_named_property::<Function<FnArgs<(&str, Function<(), ()>)>, ()>>("removeEventListener") {
+            if let Ok(remove) = signal.get_named_property::<ListenerMethod>("removeEventListener") {
                 let _ = remove.apply(signal, FnArgs::from(("abort", listener)));
             }
         }
@@ -397,7 +398,7 @@ fn hook_signal(env: &Env, signal: Option<&Object<'_>>) -> CoreResult<(Option<Can
             Ok(())
         })
         .map_err(|e| bad(e.reason.clone()))?;
-    let add: Function<FnArgs<(&str, Function<(), ()>)>, ()> =
+    let add: ListenerMethod =
         signal.get_named_property("addEventListener").map_err(|e| bad(e.reason.clone()))?;
     add.apply(signal, FnArgs::from(("abort", listener))).map_err(|e| bad(e.reason.clone()))?;
     let hook = AbortHook {
@@ -461,13 +462,13 @@ impl Engine {
     }
 
     /// Number of worker threads.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn workers(&self) -> u32 {
         self.inner.workers() as u32
     }
 
     /// The ONNX Runtime library in use and its version.
-    #[napi(getter, ts_return_type = "{ library: string, version: string }")]
+    #[napi(getter, catch_unwind, ts_return_type = "{ library: string, version: string }")]
     pub fn runtime(&self) -> serde_json::Value {
         serde_json::json!({ "library": self.inner.runtime().library.display().to_string(), "version": self.inner.runtime().version })
     }
@@ -559,7 +560,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The built-in presets.
-#[napi]
+#[napi(catch_unwind)]
 pub fn presets() -> napi::Result<Vec<Preset>> {
     via_json(&lichtbild::Preset::builtins(), "presets").map_err(|e| napi::Error::from_reason(e.to_string()))
 }
