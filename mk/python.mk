@@ -23,7 +23,7 @@ py-test: py-wheel
 	python3 -m venv $(PY_TEST_VENV)
 	$(PY_TEST_VENV)/bin/pip install --quiet --upgrade pip
 	# The wheel pulls onnxruntime and numpy from PyPI itself: the fresh-venv install is tested too.
-	$(PY_TEST_VENV)/bin/pip install --quiet $(PY_WHEELS)/lichtbild-*.whl $(PY_TEST_DEPS)
+	$(PY_TEST_VENV)/bin/pip install --quiet $(PY_WHEELS)/lichtbild-*-manylinux_2_28_*.whl $(PY_TEST_DEPS)
 	# The hand-written stubs against the compiled module, then typed user code against the stubs.
 	(cd $(PY_TEST_VENV) && bin/python -m mypy.stubtest lichtbild)
 	$(PY_TEST_VENV)/bin/mypy --strict --no-incremental bindings-python/tests/typing_usage.py examples/python/*.py
