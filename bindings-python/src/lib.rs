@@ -143,6 +143,23 @@ impl Finding {
     fn __repr__(&self) -> String {
         format!("Finding(code={:?}, severity={:?}, message={:?}, value={:?})", self.code, self.severity, self.message, self.value)
     }
+
+    /// Pickles field by field (results travel back from process pools).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, FindingFields)> {
+        Ok((native_attr(py, "_finding")?, (self.code.clone(), self.severity.clone(), self.message.clone(), self.value)))
+    }
+}
+
+type FindingFields = (String, String, String, Option<f64>);
+
+/// Rebuilds a pickled Finding.
+#[pyfunction]
+fn _finding(code: String, severity: String, message: String, value: Option<f64>) -> Finding {
+    Finding { code, severity, message, value }
+}
+
+fn native_attr<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("lichtbild._native")?.getattr(name)
 }
 
 /// The headshot and everything said about it, returned by `Engine.process`.
@@ -189,6 +206,40 @@ impl Result {
             self.findings.bind(py).len()
         )
     }
+
+    /// Pickles field by field (results travel back from process pools).
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let r = |o: &Option<Py<PyBytes>>| o.as_ref().map(|x| x.clone_ref(py));
+        let args = (
+            r(&self.image),
+            self.pixels.as_ref().map(|x| x.clone_ref(py)),
+            self.width,
+            self.height,
+            self.dpi,
+            self.format.clone(),
+            self.findings.clone_ref(py),
+            self.receipt.clone_ref(py),
+            self.landmarks.as_ref().map(|x| x.clone_ref(py)),
+        );
+        Ok((native_attr(py, "_result")?, args.into_pyobject(py)?))
+    }
+}
+
+/// Rebuilds a pickled Result.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn _result(
+    image: Option<Py<PyBytes>>,
+    pixels: Option<Py<PyAny>>,
+    width: u32,
+    height: u32,
+    dpi: u32,
+    format: String,
+    findings: Py<PyList>,
+    receipt: Py<PyDict>,
+    landmarks: Option<Py<PyList>>,
+) -> Result {
+    Result { image, pixels, width, height, dpi, format, findings, receipt, landmarks }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,7 +635,7 @@ impl Engine {
 
     /// Pickles as its configuration: unpickling builds a new engine in the receiving process.
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyDict>,))> {
-        Ok((py.import("lichtbild._native")?.getattr("_engine_from_config")?, (self.args.bind(py).copy()?,)))
+        Ok((native_attr(py, "_engine_from_config")?, (self.args.bind(py).copy()?,)))
     }
 }
 
@@ -626,6 +677,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Finding>()?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
     m.add_function(wrap_pyfunction!(_engine_from_config, m)?)?;
+    m.add_function(wrap_pyfunction!(_finding, m)?)?;
+    m.add_function(wrap_pyfunction!(_result, m)?)?;
     m.add_function(wrap_pyfunction!(_error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(_error_class, m)?)?;
     let classes = error_classes(py)?;

@@ -81,28 +81,41 @@ def test_pickles_as_its_configuration(small_hopper: bytes) -> None:
     assert c == CONSENT
 
 
-def test_rebuilds_in_a_spawned_process(engine: lichtbild.Engine) -> None:
+def test_rebuilds_in_a_spawned_process(engine: lichtbild.Engine, astronaut: bytes) -> None:
     rgb = np.asarray(Image.open(FIXTURES / "astronaut.png").convert("RGB"))
     here = engine.process_array(rgb, consent=CONSENT, custom_preset=SMALL)
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         # The bound method pickles the engine (as its configuration) and the consent.
         there = pool.submit(engine.process_array, rgb, consent=CONSENT, custom_preset=SMALL).result(timeout=300)
+        # Results pickle too, so process() itself can run in the pool.
+        res = pool.submit(engine.process, astronaut, consent=CONSENT, custom_preset=SMALL, return_landmarks=True).result(timeout=300)
     assert np.array_equal(here, there)
+    local = engine.process(astronaut, consent=CONSENT, custom_preset=SMALL, return_landmarks=True)
+    assert isinstance(res, lichtbild.Result) and res.image == local.image and res.landmarks == local.landmarks
+    assert [(f.code, f.message) for f in res.findings] == [(f.code, f.message) for f in local.findings]
+    assert (res.width, res.height, res.dpi, res.format) == (120, 160, 100, "jpeg")
 
 
 def test_rss_stays_flat_over_1000_calls(engine: lichtbild.Engine, small_hopper: bytes) -> None:
-    def one(_: int) -> int:
+    """1,000 calls leave the resident memory where it was after warm-up (+-5 %).
+
+    One call after another: with several calls in flight, RSS also holds the malloc arenas of
+    every thread at the peak of the overlap, which settles only after ~1,000 calls (measured:
+    +17 % then flat) and would hide or fake a leak. Concurrency has its own test above.
+    """
+
+    def one() -> int:
         res = engine.process(small_hopper, consent=CONSENT, custom_preset=SMALL, return_landmarks=True)
-        assert res.image is not None
+        assert res.image is not None and res.landmarks is not None
         return len(res.image)
 
-    with cf.ThreadPoolExecutor(2) as pool:
-        list(pool.map(one, range(100)))  # warm-up: arenas, caches, thread stacks
-        before = rss_bytes()
-        sizes = list(pool.map(one, range(1000)))
-        after = rss_bytes()
-    assert len(set(sizes)) == 1
+    for _ in range(50):  # warm-up: arenas, caches
+        one()
+    before = rss_bytes()
+    sizes = {one() for _ in range(1000)}
+    after = rss_bytes()
+    assert len(sizes) == 1
     change = (after - before) / before
     assert abs(change) <= 0.05, f"RSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB ({change:+.1%})"
 

@@ -35,6 +35,8 @@ __all__ = [
     "_engine_from_config",
     "_error_class",
     "_error_codes",
+    "_finding",
+    "_result",
     "presets",
 ]
 
@@ -62,6 +64,7 @@ class Finding:
     def message(self) -> str: ...
     @property
     def value(self) -> float | None: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str, float | None]]: ...
 
 @final
 class Result:
@@ -85,6 +88,7 @@ class Result:
     def receipt(self) -> dict[str, Any]: ...
     @property
     def landmarks(self) -> list[tuple[float, float]] | None: ...
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]: ...
 
 @final
 class Engine:
@@ -171,3 +175,15 @@ def presets() -> list[dict[str, Any]]: ...
 def _engine_from_config(config: dict[str, Any]) -> Engine: ...
 def _error_codes() -> list[str]: ...
 def _error_class(code: str) -> type[Error]: ...
+def _finding(code: str, severity: str, message: str, value: float | None) -> Finding: ...
+def _result(
+    image: bytes | None,
+    pixels: npt.NDArray[np.uint8] | None,
+    width: int,
+    height: int,
+    dpi: int,
+    format: str,
+    findings: list[Finding],
+    receipt: dict[str, Any],
+    landmarks: list[tuple[float, float]] | None,
+) -> Result: ...
