@@ -1,0 +1,98 @@
+# GIMP and Krita plug-ins (plugins/): installable folders and zips, and their headless tests.
+#   make plugins        out/plugins/{krita,gimp-2.10}/ folders and lichtbild-*.zip to import
+#   make plugins-deps   the Debian packages the plug-ins and their tests need (stamp file)
+#   make plugins-test   Krita 5.1 and GIMP 2.10 from Debian 12, headless: open a fixture, run the
+#                       plug-in non-interactively, save, assert on the saved pixels
+# Each plug-in folder carries liblichtbild.so.0 and the ONNX Runtime library from the venv's
+# onnxruntime wheel, and hands that ONNX Runtime to the engine explicitly (ort_library).
+
+PLUGINS_OUT := out/plugins
+PLUGINS_TMP := $(abspath target/plugins-test)
+PLUGINS_APT := krita python3-pyqt5 gimp libgimp2.0-dev xvfb xauth gcc pkg-config
+LB_SO := target/release/liblichtbild.so
+KRITA_PKG := $(PLUGINS_OUT)/krita/lichtbild_headshot
+GIMP2_DIR := $(PLUGINS_OUT)/gimp-2.10/lichtbild-headshot
+
+.PHONY: plugins plugins-deps plugins-krita plugins-gimp2 plugins-test plugins-test-krita plugins-test-gimp2
+
+.plugins-deps.ok:
+	missing=""; for p in $(PLUGINS_APT); do dpkg -s $$p > /dev/null 2>&1 || missing="$$missing $$p"; done
+	if [ -n "$$missing" ]; then
+	  $(SUDO) apt-get update -qq
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+	fi
+	touch $@
+plugins-deps: .plugins-deps.ok
+
+plugins-krita: venv c-lib
+	rm -rf $(PLUGINS_OUT)/krita && mkdir -p $(KRITA_PKG)/lib
+	cp plugins/krita/lichtbild_headshot.desktop $(PLUGINS_OUT)/krita/
+	cp plugins/krita/lichtbild_headshot/*.py plugins/krita/lichtbild_headshot/Manual.html $(KRITA_PKG)/
+	cp plugins/common/lichtbild_ctypes.py $(KRITA_PKG)/
+	install -m 755 $(LB_SO) $(KRITA_PKG)/lib/liblichtbild.so.0
+	install -m 755 $(ORT_LIB) $(KRITA_PKG)/lib/
+	rm -f $(PLUGINS_OUT)/lichtbild-krita.zip
+	(cd $(PLUGINS_OUT)/krita && python3 -m zipfile -c ../lichtbild-krita.zip lichtbild_headshot.desktop lichtbild_headshot)
+
+# Linked against liblichtbild.so with an $ORIGIN rpath: the library sits next to the binary.
+plugins-gimp2: venv c-lib .plugins-deps.ok
+	rm -rf $(PLUGINS_OUT)/gimp-2.10 && mkdir -p $(GIMP2_DIR)
+	install -m 755 $(LB_SO) $(GIMP2_DIR)/liblichtbild.so.0
+	install -m 755 $(ORT_LIB) $(GIMP2_DIR)/
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-deprecated-declarations -Ibindings-c/include \
+	  $$(pkg-config --cflags gimpui-2.0) plugins/gimp/lichtbild-headshot.c -o $(GIMP2_DIR)/lichtbild-headshot \
+	  -L$(GIMP2_DIR) -l:liblichtbild.so.0 -Wl,-rpath,'$$ORIGIN' $$(pkg-config --libs gimpui-2.0)
+	rm -f $(PLUGINS_OUT)/lichtbild-gimp-2.10.zip
+	(cd $(PLUGINS_OUT)/gimp-2.10 && python3 -m zipfile -c ../lichtbild-gimp-2.10.zip lichtbild-headshot)
+
+plugins: plugins-krita plugins-gimp2
+	ls -la $(PLUGINS_OUT)
+
+# What the plug-ins see in the tests: a fresh HOME with the plug-in copied in as a user would, and
+# no ORT_DYLIB_PATH / LD_LIBRARY_PATH, so only the bundled ONNX Runtime can be found.
+PLUGINS_BG := \#1f4e9a
+PLUGINS_PHOTO := $(abspath tests/fixtures/grace_hopper.jpg)
+PLUGINS_ENV = env -u ORT_DYLIB_PATH -u LD_LIBRARY_PATH HOME=$$t/home XDG_RUNTIME_DIR=$$t/run XDG_CONFIG_HOME=$$t/home/.config XDG_DATA_HOME=$$t/home/.local/share XDG_CACHE_HOME=$$t/home/.cache
+PLUGINS_CHECK = $(PY) plugins/tests/check_headshot.py
+
+# Krita 5.1: kritarunner runs plugins/tests/krita_batch.py inside Krita (offscreen Qt, no X).
+plugins-test-krita: plugins-krita .plugins-deps.ok
+	t=$(PLUGINS_TMP)/krita; rm -rf $$t; mkdir -p $$t/home/.local/share/krita/pykrita $$t/out $$t/run; chmod 700 $$t/run
+	cp -a $(PLUGINS_OUT)/krita/. $$t/home/.local/share/krita/pykrita/
+	start=$$(date +%s)
+	$(PLUGINS_ENV) QT_QPA_PLATFORM=offscreen PYTHONPATH=$(abspath plugins/tests) timeout 300 \
+	  kritarunner -s krita_batch -f main $$t/home/.local/share/krita/pykrita $(PLUGINS_PHOTO) $$t/out '$(PLUGINS_BG)' > $$t/krita.log 2>&1 || true
+	echo "kritarunner took $$(( $$(date +%s) - start )) s (log: $$t/krita.log)"
+	if [ -e $$t/out/crash.txt ]; then cat $$t/out/crash.txt >&2; exit 1; fi
+	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
+	$(PLUGINS_CHECK) $$t/out/layer.png 531 709 '$(PLUGINS_BG)'
+	grep -q '^consent_required: ' $$t/out/no-consent.txt || { echo "no consent: $$(cat $$t/out/no-consent.txt)" >&2; exit 1; }
+	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
+	grep -q '^unsupported_format: .*8-bit' $$t/out/u16.txt || { echo "16-bit: $$(cat $$t/out/u16.txt)" >&2; exit 1; }
+	echo "krita: ok ($$(cat $$t/out/no-consent.txt))"
+
+# GIMP 2.10: gimp-console in batch mode calls the procedure through Script-Fu. Batch mode exits
+# 0 even when a command fails, so every assertion is on the saved files and the log.
+GIMP2_T := $(PLUGINS_TMP)/gimp2
+GIMP2_SF_LOAD = (define img (car (gimp-file-load RUN-NONINTERACTIVE "$(PLUGINS_PHOTO)" "$(PLUGINS_PHOTO)")))
+GIMP2_SF_SAVE = (begin (gimp-image-merge-visible-layers img CLIP-TO-IMAGE) (gimp-file-save RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) "$(GIMP2_T)/out/$(1)" "$(GIMP2_T)/out/$(1)"))
+GIMP2_SF_RUN = (define res (plug-in-lichtbild-headshot RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) "bewerbung-45x60" "$(PLUGINS_BG)" 0.0 $(1) 0 $(2)))
+plugins-test-gimp2: plugins-gimp2
+	t=$(GIMP2_T); rm -rf $$t; mkdir -p $$t/home/.config/GIMP/2.10/plug-ins $$t/out $$t/run; chmod 700 $$t/run
+	cp -a $(GIMP2_DIR) $$t/home/.config/GIMP/2.10/plug-ins/
+	start=$$(date +%s)
+	$(PLUGINS_ENV) timeout 300 gimp-console-2.10 -i -d -f --batch-interpreter plug-in-script-fu-eval \
+	  -b '$(GIMP2_SF_LOAD)' -b '$(call GIMP2_SF_RUN,1,1)' \
+	  -b '(let ((new (car res))) (gimp-file-save RUN-NONINTERACTIVE new (car (gimp-image-get-active-drawable new)) "$(GIMP2_T)/out/document.png" "$(GIMP2_T)/out/document.png"))' \
+	  -b '$(call GIMP2_SF_RUN,1,0)' -b '$(call GIMP2_SF_SAVE,layer.png)' \
+	  -b '$(GIMP2_SF_LOAD)' -b '$(call GIMP2_SF_SAVE,before.png)' \
+	  -b '$(call GIMP2_SF_RUN,0,0)' -b '$(call GIMP2_SF_SAVE,no-consent.png)' \
+	  -b '(gimp-quit 0)' > $$t/gimp.log 2>&1 || true
+	echo "gimp-console took $$(( $$(date +%s) - start )) s (log: $$t/gimp.log)"
+	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
+	$(PLUGINS_CHECK) $$t/out/layer.png 531 709 '$(PLUGINS_BG)'
+	grep -q 'lichtbild: .*consent' $$t/gimp.log || { cat $$t/gimp.log; echo "no consent error in the GIMP log" >&2; exit 1; } >&2
+	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
+	echo "gimp 2.10: ok ($$(grep -o 'lichtbild: .*consent[^"]*' $$t/gimp.log | head -n1))"
+
+plugins-test: plugins-test-krita plugins-test-gimp2
