@@ -66,6 +66,7 @@ plugins-test-krita: plugins-krita .plugins-deps.ok
 	if [ -e $$t/out/crash.txt ]; then cat $$t/out/crash.txt >&2; exit 1; fi
 	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
 	$(PLUGINS_CHECK) $$t/out/layer.png 531 709 '$(PLUGINS_BG)'
+	$(PLUGINS_CHECK) $$t/out/dialog.png 531 709 '$(PLUGINS_BG)'
 	grep -q '^consent_required: ' $$t/out/no-consent.txt || { echo "no consent: $$(cat $$t/out/no-consent.txt)" >&2; exit 1; }
 	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
 	grep -q '^unsupported_format: .*8-bit' $$t/out/u16.txt || { echo "16-bit: $$(cat $$t/out/u16.txt)" >&2; exit 1; }

@@ -6,7 +6,7 @@ face (centre) far from that colour. Or, with --same A B, that two saved images h
 """
 import sys
 
-from PIL import Image
+from PIL import Image, ImageStat
 
 
 def rgb(path):
@@ -33,7 +33,7 @@ def main(argv):
         assert dist(c, want) < 40, f"{path}: background {c} is not the requested {want}"
     # The face: the middle of the upper half of a headshot (the eyes sit ~40% from the top).
     face = img.crop((w * 2 // 5, h * 3 // 10, w * 3 // 5, h // 2))
-    mean = tuple(sum(px[i] for px in face.getdata()) / (face.size[0] * face.size[1]) for i in range(3))
+    mean = tuple(ImageStat.Stat(face).mean)
     assert dist(mean, want) > 120, f"{path}: the face area {mean} looks like the background {want}"
     print(f"{path}: {w}x{h}, background {corners[0]} ~ {want}, face mean {tuple(round(v) for v in mean)}")
 

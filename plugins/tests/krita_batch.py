@@ -5,7 +5,7 @@ installed Krita plug-in through its non-interactive entry and saves what Krita h
 
 Writes, into out_dir: document.png (new document mode), layer.png (new layer mode, the document
 exported), before.png/no-consent.png (the document before and after a call without consent),
-no-consent.txt and u16.txt (the error messages the plug-in raised). The Makefile asserts on files.
+dialog.png (the dialog accepted), no-consent.txt and u16.txt (the error messages the plug-in raised). The Makefile asserts on files.
 """
 import os
 import sys
@@ -70,7 +70,23 @@ def run(photo, out, background):
         f.write(msg)
     export(doc, os.path.join(out, "no-consent.png"))
 
-    # 4. A 16-bit document is refused with a message.
+    # 4. The dialog: opened (offscreen Qt), consent ticked, accepted by a timer like a click on OK.
+    from lichtbild_headshot.headshot import HeadshotDialog
+    try:
+        from PyQt5.QtCore import QTimer
+    except ImportError:
+        from PyQt6.QtCore import QTimer
+    dialog = HeadshotDialog(None)
+    dialog.background.setEditText(background)
+    dialog.consent.setChecked(True)
+    QTimer.singleShot(300, dialog.accept)
+    if dialog.exec_():
+        doc = open_doc()
+        new = make_headshot(doc, **dialog.values())
+        new.setBatchmode(True)
+        export(new, os.path.join(out, "dialog.png"))
+
+    # 5. A 16-bit document is refused with a message.
     doc = open_doc()
     doc.setColorSpace("RGBA", "U16", "")
     try:
