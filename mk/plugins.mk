@@ -73,21 +73,22 @@ plugins-test-krita: plugins-krita .plugins-deps.ok
 	echo "krita: ok ($$(cat $$t/out/no-consent.txt))"
 
 # GIMP 2.10: gimp-console in batch mode calls the procedure through Script-Fu. Batch mode exits
-# 0 even when a command fails, so every assertion is on the saved files and the log.
+# 0 even when a command fails, so every assertion is on the saved files and the log. Each -b is
+# its own Script-Fu run (no shared variables): images are deleted when done, so the last command
+# finds the one left, the image the failed call without consent should not have touched.
 GIMP2_T := $(PLUGINS_TMP)/gimp2
-GIMP2_SF_LOAD = (define img (car (gimp-file-load RUN-NONINTERACTIVE "$(PLUGINS_PHOTO)" "$(PLUGINS_PHOTO)")))
-GIMP2_SF_SAVE = (begin (gimp-image-merge-visible-layers img CLIP-TO-IMAGE) (gimp-file-save RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) "$(GIMP2_T)/out/$(1)" "$(GIMP2_T)/out/$(1)"))
-GIMP2_SF_RUN = (define res (plug-in-lichtbild-headshot RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) "bewerbung-45x60" "$(PLUGINS_BG)" 0.0 $(1) 0 $(2)))
+GIMP2_LOAD = (img (car (gimp-file-load RUN-NONINTERACTIVE "$(PLUGINS_PHOTO)" "$(PLUGINS_PHOTO)")))
+GIMP2_RUN = (plug-in-lichtbild-headshot RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) "bewerbung-45x60" "$(PLUGINS_BG)" 0.0 $(1) 0 $(2))
+GIMP2_SAVE = (gimp-image-merge-visible-layers $(1) CLIP-TO-IMAGE) (gimp-file-save RUN-NONINTERACTIVE $(1) (car (gimp-image-get-active-drawable $(1))) "$(GIMP2_T)/out/$(2)" "$(GIMP2_T)/out/$(2)")
 plugins-test-gimp2: plugins-gimp2
-	t=$(GIMP2_T); rm -rf $$t; mkdir -p $$t/home/.config/GIMP/2.10/plug-ins $$t/out $$t/run; chmod 700 $$t/run
+	t=$(GIMP2_T); rm -rf $$t; mkdir -p $$t/home/.config/GIMP/2.10/plug-ins $$t/home/.config/GIMP/2.10/gradients $$t/out $$t/run; chmod 700 $$t/run
 	cp -a $(GIMP2_DIR) $$t/home/.config/GIMP/2.10/plug-ins/
 	start=$$(date +%s)
 	$(PLUGINS_ENV) timeout 300 gimp-console-2.10 -i -d -f --batch-interpreter plug-in-script-fu-eval \
-	  -b '$(GIMP2_SF_LOAD)' -b '$(call GIMP2_SF_RUN,1,1)' \
-	  -b '(let ((new (car res))) (gimp-file-save RUN-NONINTERACTIVE new (car (gimp-image-get-active-drawable new)) "$(GIMP2_T)/out/document.png" "$(GIMP2_T)/out/document.png"))' \
-	  -b '$(call GIMP2_SF_RUN,1,0)' -b '$(call GIMP2_SF_SAVE,layer.png)' \
-	  -b '$(GIMP2_SF_LOAD)' -b '$(call GIMP2_SF_SAVE,before.png)' \
-	  -b '$(call GIMP2_SF_RUN,0,0)' -b '$(call GIMP2_SF_SAVE,no-consent.png)' \
+	  -b '(let* ($(GIMP2_LOAD) (new (car $(call GIMP2_RUN,1,1)))) $(call GIMP2_SAVE,new,document.png) (gimp-image-delete new) (gimp-image-delete img))' \
+	  -b '(let* ($(GIMP2_LOAD)) $(call GIMP2_RUN,1,0) $(call GIMP2_SAVE,img,layer.png) (gimp-image-delete img))' \
+	  -b '(let* ($(GIMP2_LOAD)) $(call GIMP2_SAVE,img,before.png) $(call GIMP2_RUN,0,0))' \
+	  -b '(let* ((ids (gimp-image-list)) (img (vector-ref (cadr ids) 0))) (if (= (car ids) 1) (begin $(call GIMP2_SAVE,img,no-consent.png))))' \
 	  -b '(gimp-quit 0)' > $$t/gimp.log 2>&1 || true
 	echo "gimp-console took $$(( $$(date +%s) - start )) s (log: $$t/gimp.log)"
 	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
