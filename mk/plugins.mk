@@ -29,7 +29,7 @@ plugins-krita: venv c-lib
 	cp plugins/krita/lichtbild_headshot.desktop $(PLUGINS_OUT)/krita/
 	cp plugins/krita/lichtbild_headshot/*.py plugins/krita/lichtbild_headshot/Manual.html $(KRITA_PKG)/
 	cp plugins/common/lichtbild_ctypes.py $(KRITA_PKG)/
-	install -m 755 $(LB_SO) $(KRITA_PKG)/lib/liblichtbild.so.0
+	objcopy --strip-debug $(LB_SO) $(KRITA_PKG)/lib/liblichtbild.so.0  # the release profile keeps debug info
 	install -m 755 $(ORT_LIB) $(KRITA_PKG)/lib/
 	rm -f $(PLUGINS_OUT)/lichtbild-krita.zip
 	(cd $(PLUGINS_OUT)/krita && python3 -m zipfile -c ../lichtbild-krita.zip lichtbild_headshot.desktop lichtbild_headshot)
@@ -37,7 +37,7 @@ plugins-krita: venv c-lib
 # Linked against liblichtbild.so with an $ORIGIN rpath: the library sits next to the binary.
 plugins-gimp2: venv c-lib .plugins-deps.ok
 	rm -rf $(PLUGINS_OUT)/gimp-2.10 && mkdir -p $(GIMP2_DIR)
-	install -m 755 $(LB_SO) $(GIMP2_DIR)/liblichtbild.so.0
+	objcopy --strip-debug $(LB_SO) $(GIMP2_DIR)/liblichtbild.so.0
 	install -m 755 $(ORT_LIB) $(GIMP2_DIR)/
 	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-deprecated-declarations -Ibindings-c/include \
 	  $$(pkg-config --cflags gimpui-2.0) plugins/gimp/lichtbild-headshot.c -o $(GIMP2_DIR)/lichtbild-headshot \
@@ -98,3 +98,5 @@ plugins-test-gimp2: plugins-gimp2
 	echo "gimp 2.10: ok ($$(grep -o 'lichtbild: .*consent[^"]*' $$t/gimp.log | head -n1))"
 
 plugins-test: plugins-test-krita plugins-test-gimp2
+
+TEST_TARGETS += plugins-test
