@@ -8,12 +8,12 @@
 
 PLUGINS_OUT := out/plugins
 PLUGINS_TMP := $(abspath target/plugins-test)
-PLUGINS_APT := krita python3-pyqt5 gimp libgimp2.0-dev xvfb xauth gcc pkg-config
+PLUGINS_APT := krita python3-pyqt5 debootstrap gimp libgimp2.0-dev xvfb xauth gcc pkg-config
 LB_SO := target/release/liblichtbild.so
 KRITA_PKG := $(PLUGINS_OUT)/krita/lichtbild_headshot
 GIMP2_DIR := $(PLUGINS_OUT)/gimp-2.10/lichtbild-headshot
 
-.PHONY: plugins plugins-deps plugins-krita plugins-gimp2 plugins-test plugins-test-krita plugins-test-gimp2
+.PHONY: trixie-chroot plugins-test-krita52 plugins-test-gimp3 plugins-gimp3 plugins plugins-deps plugins-krita plugins-gimp2 plugins-test plugins-test-krita plugins-test-gimp2
 
 .plugins-deps.ok:
 	missing=""; for p in $(PLUGINS_APT); do dpkg -s $$p > /dev/null 2>&1 || missing="$$missing $$p"; done
@@ -55,6 +55,16 @@ PLUGINS_PHOTO := $(abspath tests/fixtures/grace_hopper.jpg)
 PLUGINS_ENV = env -u ORT_DYLIB_PATH -u LD_LIBRARY_PATH HOME=$$t/home XDG_RUNTIME_DIR=$$t/run XDG_CONFIG_HOME=$$t/home/.config XDG_DATA_HOME=$$t/home/.local/share XDG_CACHE_HOME=$$t/home/.cache
 PLUGINS_CHECK = $(PY) plugins/tests/check_headshot.py
 
+define KRITA_CHECKS
+if [ -e $$t/out/crash.txt ]; then cat $$t/out/crash.txt >&2; exit 1; fi
+	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
+	$(PLUGINS_CHECK) $$t/out/layer.png 531 709 '$(PLUGINS_BG)'
+	$(PLUGINS_CHECK) $$t/out/dialog.png 531 709 '$(PLUGINS_BG)'
+	grep -q '^consent_required: ' $$t/out/no-consent.txt || { echo "no consent: $$(cat $$t/out/no-consent.txt)" >&2; exit 1; }
+	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
+	grep -q '^unsupported_format: .*8-bit' $$t/out/u16.txt || { echo "16-bit: $$(cat $$t/out/u16.txt)" >&2; exit 1; }
+endef
+
 # Krita 5.1: kritarunner runs plugins/tests/krita_batch.py inside Krita (offscreen Qt, no X).
 plugins-test-krita: plugins-krita .plugins-deps.ok
 	t=$(PLUGINS_TMP)/krita; rm -rf $$t; mkdir -p $$t/home/.local/share/krita/pykrita $$t/out $$t/run; chmod 700 $$t/run
@@ -63,14 +73,8 @@ plugins-test-krita: plugins-krita .plugins-deps.ok
 	$(PLUGINS_ENV) QT_QPA_PLATFORM=offscreen PYTHONPATH=$(abspath plugins/tests) timeout 300 \
 	  kritarunner -s krita_batch -f main $$t/home/.local/share/krita/pykrita $(PLUGINS_PHOTO) $$t/out '$(PLUGINS_BG)' > $$t/krita.log 2>&1 || true
 	echo "kritarunner took $$(( $$(date +%s) - start )) s (log: $$t/krita.log)"
-	if [ -e $$t/out/crash.txt ]; then cat $$t/out/crash.txt >&2; exit 1; fi
-	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
-	$(PLUGINS_CHECK) $$t/out/layer.png 531 709 '$(PLUGINS_BG)'
-	$(PLUGINS_CHECK) $$t/out/dialog.png 531 709 '$(PLUGINS_BG)'
-	grep -q '^consent_required: ' $$t/out/no-consent.txt || { echo "no consent: $$(cat $$t/out/no-consent.txt)" >&2; exit 1; }
-	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
-	grep -q '^unsupported_format: .*8-bit' $$t/out/u16.txt || { echo "16-bit: $$(cat $$t/out/u16.txt)" >&2; exit 1; }
-	echo "krita: ok ($$(cat $$t/out/no-consent.txt))"
+	$(KRITA_CHECKS)
+	echo "krita 5.1: ok ($$(cat $$t/out/no-consent.txt))"
 
 # GIMP 2.10: gimp-console in batch mode calls the procedure through Script-Fu. Batch mode exits
 # 0 even when a command fails, so every assertion is on the saved files and the log. Each -b is
@@ -100,3 +104,34 @@ plugins-test-gimp2: plugins-gimp2
 plugins-test: plugins-test-krita plugins-test-gimp2
 
 TEST_TARGETS += plugins-test
+
+# GIMP 3.0 and Krita 5.2 come from Debian 13 (trixie), in a chroot made with debootstrap the first
+# time (a few minutes), then reused. plugins/tests/chroot-run.sh mounts /proc, /sys, /dev only
+# for each command, always unmounts, and kills the command after a timeout.
+TRIXIE := target/trixie-root
+TRIXIE_APT := gimp krita python3-pyqt5 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4
+CHROOT = plugins/tests/chroot-run.sh $(TRIXIE)
+
+$(TRIXIE)/.ok: | .plugins-deps.ok
+	if [ ! -e $(TRIXIE)/etc/debian_version ]; then
+	  rm -rf --one-file-system $(TRIXIE).partial
+	  $(SUDO) timeout 1200 debootstrap --variant=minbase trixie $(TRIXIE).partial http://deb.debian.org/debian
+	  mv $(TRIXIE).partial $(TRIXIE)
+	fi
+	$(CHROOT) 600 apt-get update -qq
+	$(CHROOT) 1800 apt-get install -y -qq --no-install-recommends $(TRIXIE_APT)
+	touch $@
+trixie-chroot: $(TRIXIE)/.ok
+
+# Krita 5.2: the same batch script as for 5.1, run by trixie's kritarunner.
+plugins-test-krita52: plugins-krita $(TRIXIE)/.ok
+	t=$(TRIXIE)/tmp/lb-krita; rm -rf $$t; mkdir -p $$t/home/.local/share/krita/pykrita $$t/out $$t/run $$t/tests; chmod 700 $$t/run
+	cp -a $(PLUGINS_OUT)/krita/. $$t/home/.local/share/krita/pykrita/
+	cp plugins/tests/krita_batch.py $$t/tests/ && cp $(PLUGINS_PHOTO) $$t/photo.jpg
+	start=$$(date +%s)
+	c=/tmp/lb-krita
+	$(CHROOT) 300 env HOME=$$c/home XDG_RUNTIME_DIR=$$c/run QT_QPA_PLATFORM=offscreen PYTHONPATH=$$c/tests \
+	  kritarunner -s krita_batch -f main $$c/home/.local/share/krita/pykrita $$c/photo.jpg $$c/out '$(PLUGINS_BG)' > $$t/krita.log 2>&1 || true
+	echo "kritarunner (trixie) took $$(( $$(date +%s) - start )) s (log: $$t/krita.log)"
+	$(KRITA_CHECKS)
+	echo "krita $$($(CHROOT) 60 krita_version 2>/dev/null | head -n1): ok ($$(cat $$t/out/no-consent.txt))"
