@@ -1,8 +1,10 @@
 # GIMP and Krita plug-ins (plugins/): installable folders and zips, and their headless tests.
-#   make plugins        out/plugins/{krita,gimp-2.10}/ folders and lichtbild-*.zip to import
+#   make plugins        out/plugins/{krita,gimp-2.10,gimp-3}/ folders and lichtbild-*.zip to import
 #   make plugins-deps   the Debian packages the plug-ins and their tests need (stamp file)
 #   make plugins-test   Krita 5.1 and GIMP 2.10 from Debian 12, headless: open a fixture, run the
 #                       plug-in non-interactively, save, assert on the saved pixels
+#   make plugins-test-trixie   the same for Krita 5.2 and GIMP 3.0 in a Debian 13 chroot
+#                       (target/trixie-root, built with debootstrap the first time: ~6 minutes)
 # Each plug-in folder carries liblichtbild.so.0 and the ONNX Runtime library from the venv's
 # onnxruntime wheel, and hands that ONNX Runtime to the engine explicitly (ort_library).
 
@@ -13,7 +15,7 @@ LB_SO := target/release/liblichtbild.so
 KRITA_PKG := $(PLUGINS_OUT)/krita/lichtbild_headshot
 GIMP2_DIR := $(PLUGINS_OUT)/gimp-2.10/lichtbild-headshot
 
-.PHONY: trixie-chroot plugins-test-krita52 plugins-test-gimp3 plugins-gimp3 plugins plugins-deps plugins-krita plugins-gimp2 plugins-test plugins-test-krita plugins-test-gimp2
+.PHONY: plugins-test-trixie trixie-chroot plugins-test-krita52 plugins-test-gimp3 plugins-gimp3 plugins plugins-deps plugins-krita plugins-gimp2 plugins-test plugins-test-krita plugins-test-gimp2
 
 .plugins-deps.ok:
 	missing=""; for p in $(PLUGINS_APT); do dpkg -s $$p > /dev/null 2>&1 || missing="$$missing $$p"; done
@@ -45,7 +47,18 @@ plugins-gimp2: venv c-lib .plugins-deps.ok
 	rm -f $(PLUGINS_OUT)/lichtbild-gimp-2.10.zip
 	(cd $(PLUGINS_OUT)/gimp-2.10 && python3 -m zipfile -c ../lichtbild-gimp-2.10.zip lichtbild-headshot)
 
-plugins: plugins-krita plugins-gimp2
+# GIMP 3: a Python plug-in (ctypes, like Krita's) in a folder named like its script.
+GIMP3_DIR := $(PLUGINS_OUT)/gimp-3/lichtbild-headshot
+plugins-gimp3: venv c-lib
+	rm -rf $(PLUGINS_OUT)/gimp-3 && mkdir -p $(GIMP3_DIR)/lib
+	install -m 755 plugins/gimp/gimp3/lichtbild-headshot.py $(GIMP3_DIR)/
+	install -m 644 plugins/common/lichtbild_ctypes.py $(GIMP3_DIR)/
+	objcopy --strip-debug $(LB_SO) $(GIMP3_DIR)/lib/liblichtbild.so.0
+	install -m 755 $(ORT_LIB) $(GIMP3_DIR)/lib/
+	rm -f $(PLUGINS_OUT)/lichtbild-gimp-3.zip
+	(cd $(PLUGINS_OUT)/gimp-3 && python3 -m zipfile -c ../lichtbild-gimp-3.zip lichtbild-headshot)
+
+plugins: plugins-krita plugins-gimp2 plugins-gimp3
 	ls -la $(PLUGINS_OUT)
 
 # What the plug-ins see in the tests: a fresh HOME with the plug-in copied in as a user would, and
@@ -103,8 +116,6 @@ plugins-test-gimp2: plugins-gimp2
 
 plugins-test: plugins-test-krita plugins-test-gimp2
 
-TEST_TARGETS += plugins-test
-
 # GIMP 3.0 and Krita 5.2 come from Debian 13 (trixie), in a chroot made with debootstrap the first
 # time (a few minutes), then reused. plugins/tests/chroot-run.sh mounts /proc, /sys, /dev only
 # for each command, always unmounts, and kills the command after a timeout.
@@ -135,3 +146,26 @@ plugins-test-krita52: plugins-krita $(TRIXIE)/.ok
 	echo "kritarunner (trixie) took $$(( $$(date +%s) - start )) s (log: $$t/krita.log)"
 	$(KRITA_CHECKS)
 	echo "krita $$($(CHROOT) 60 krita_version 2>/dev/null | head -n1): ok ($$(cat $$t/out/no-consent.txt))"
+
+# GIMP 3.0: python-fu-eval runs plugins/tests/gimp3_batch.py, which calls the procedure via the PDB.
+plugins-test-gimp3: plugins-gimp3 $(TRIXIE)/.ok
+	t=$(TRIXIE)/tmp/lb-gimp3; rm -rf $$t; mkdir -p $$t/home/.config/GIMP/3.0/plug-ins $$t/out $$t/run; chmod 700 $$t/run
+	cp -a $(GIMP3_DIR) $$t/home/.config/GIMP/3.0/plug-ins/
+	cp $(PLUGINS_PHOTO) $$t/photo.jpg
+	start=$$(date +%s)
+	c=/tmp/lb-gimp3
+	$(CHROOT) 300 env HOME=$$c/home XDG_RUNTIME_DIR=$$c/run LB_TEST_DIR=$$c LB_TEST_BG='$(PLUGINS_BG)' \
+	  gimp-console-3.0 -i -d -f --batch-interpreter python-fu-eval -b - \
+	  < plugins/tests/gimp3_batch.py > $$t/gimp.log 2>&1 || true
+	echo "gimp-console-3.0 (trixie) took $$(( $$(date +%s) - start )) s (log: $$t/gimp.log)"
+	if [ -e $$t/out/crash.txt ]; then cat $$t/out/crash.txt $$t/gimp.log >&2; exit 1; fi
+	$(PLUGINS_CHECK) $$t/out/document.png 531 709 '$(PLUGINS_BG)'
+	$(PLUGINS_CHECK) $$t/out/layer.png 531 709 '$(PLUGINS_BG)'
+	grep -q '^execution-error: lichtbild: consent' $$t/out/no-consent.txt || { cat $$t/out/no-consent.txt $$t/gimp.log; exit 1; } >&2
+	grep -q "GIMP-Error: Calling error for procedure 'plug-in-lichtbild-headshot'" $$t/gimp.log
+	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
+	echo "gimp 3: ok ($$(cat $$t/out/no-consent.txt))"
+
+plugins-test-trixie: plugins-test-krita52 plugins-test-gimp3
+
+TEST_TARGETS += plugins-test plugins-test-trixie
