@@ -35,7 +35,7 @@ static void query(void) {
     static const GimpParamDef args[] = {
         {GIMP_PDB_INT32, "run-mode", "The run mode { RUN-INTERACTIVE (0), RUN-NONINTERACTIVE (1) }"},
         {GIMP_PDB_IMAGE, "image", "Input image"},
-        {GIMP_PDB_DRAWABLE, "drawable", "The portrait (any precision; read as 8-bit RGBA)"},
+        {GIMP_PDB_DRAWABLE, "drawable", "The portrait layer of an RGB image (any precision; read as 8-bit RGBA)"},
         {GIMP_PDB_STRING, "preset", "lichtbild preset, e.g. \"bewerbung-45x60\" (531x709 px)"},
         {GIMP_PDB_STRING, "background", "studio-grey, white, \"#rrggbb\", blur, transparent, ... (\"\" = the preset's)"},
         {GIMP_PDB_FLOAT, "retouch", "Retouch strength 0..1 (needs consent-appearance)"},
@@ -51,7 +51,7 @@ static void query(void) {
                            "Detects the face, levels and crops the photo to a preset, replaces the "
                            "background and optionally retouches, entirely offline with liblichtbild. "
                            "Needs consent = 1: without it nothing is analysed.",
-                           "lichtbild", "lichtbild", "2026", TITLE "…", "RGB*, GRAY*",
+                           "lichtbild", "lichtbild", "2026", TITLE "…", "RGB*",
                            GIMP_PLUGIN, G_N_ELEMENTS(args), G_N_ELEMENTS(rets), args, rets);
     gimp_plugin_menu_register(PROC, "<Image>/Filters/Light and Shadow");
 }

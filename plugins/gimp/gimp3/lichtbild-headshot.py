@@ -93,7 +93,7 @@ class Headshot(Gimp.PlugIn):
     def do_create_procedure(self, name):
         Gegl.init(None)
         p = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run, None)
-        p.set_image_types("RGB*, GRAY*")
+        p.set_image_types("RGB*")  # the result is an RGBA layer
         p.set_sensitivity_mask(Gimp.ProcedureSensitivityMask.DRAWABLE)
         p.set_menu_label("Headshot (lichtbild)…")
         p.add_menu_path("<Image>/Filters/Light and Shadow")

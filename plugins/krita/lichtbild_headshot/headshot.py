@@ -124,7 +124,7 @@ class HeadshotExtension(Extension):
             return
         try:
             result = make_headshot(doc, **dialog.values())
-        except LichtbildError as err:
+        except (LichtbildError, OSError) as err:  # OSError: liblichtbild missing from the folder
             QMessageBox.critical(parent, "Headshot (lichtbild)", str(err))
             return
         if dialog.values()["output"] == "document" and app.activeWindow():
