@@ -81,7 +81,8 @@ endef
 # Krita 5.1: kritarunner runs plugins/tests/krita_batch.py inside Krita (offscreen Qt, no X).
 plugins-test-krita: plugins-krita .plugins-deps.ok
 	t=$(PLUGINS_TMP)/krita; rm -rf $$t; mkdir -p $$t/home/.local/share/krita/pykrita $$t/out $$t/run; chmod 700 $$t/run
-	cp -a $(PLUGINS_OUT)/krita/. $$t/home/.local/share/krita/pykrita/
+	# Installed from the zip by Krita's own "Import Python Plugin from File" code.
+	python3 /usr/share/krita/pykrita/plugin_importer/plugin_importer.py $(PLUGINS_OUT)/lichtbild-krita.zip $$t/home/.local/share/krita
 	start=$$(date +%s)
 	$(PLUGINS_ENV) QT_QPA_PLATFORM=offscreen PYTHONPATH=$(abspath plugins/tests) timeout 300 \
 	  kritarunner -s krita_batch -f main $$t/home/.local/share/krita/pykrita $(PLUGINS_PHOTO) $$t/out '$(PLUGINS_BG)' > $$t/krita.log 2>&1 || true
@@ -120,7 +121,7 @@ plugins-test: plugins-test-krita plugins-test-gimp2
 # time (a few minutes), then reused. plugins/tests/chroot-run.sh mounts /proc, /sys, /dev only
 # for each command, always unmounts, and kills the command after a timeout.
 TRIXIE := target/trixie-root
-TRIXIE_APT := gimp krita python3-pyqt5 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4
+TRIXIE_APT := gimp krita python3 python3-pyqt5 python3-gi gir1.2-gimp-3.0 gir1.2-gegl-0.4
 CHROOT = plugins/tests/chroot-run.sh $(TRIXIE)
 
 $(TRIXIE)/.ok: | .plugins-deps.ok
@@ -137,10 +138,10 @@ trixie-chroot: $(TRIXIE)/.ok
 # Krita 5.2: the same batch script as for 5.1, run by trixie's kritarunner.
 plugins-test-krita52: plugins-krita $(TRIXIE)/.ok
 	t=$(TRIXIE)/tmp/lb-krita; rm -rf $$t; mkdir -p $$t/home/.local/share/krita/pykrita $$t/out $$t/run $$t/tests; chmod 700 $$t/run
-	cp -a $(PLUGINS_OUT)/krita/. $$t/home/.local/share/krita/pykrita/
-	cp plugins/tests/krita_batch.py $$t/tests/ && cp $(PLUGINS_PHOTO) $$t/photo.jpg
-	start=$$(date +%s)
+	cp plugins/tests/krita_batch.py $$t/tests/ && cp $(PLUGINS_PHOTO) $$t/photo.jpg && cp $(PLUGINS_OUT)/lichtbild-krita.zip $$t/
 	c=/tmp/lb-krita
+	$(CHROOT) 60 python3 /usr/share/krita/pykrita/plugin_importer/plugin_importer.py $$c/lichtbild-krita.zip $$c/home/.local/share/krita
+	start=$$(date +%s)
 	$(CHROOT) 300 env HOME=$$c/home XDG_RUNTIME_DIR=$$c/run QT_QPA_PLATFORM=offscreen PYTHONPATH=$$c/tests \
 	  kritarunner -s krita_batch -f main $$c/home/.local/share/krita/pykrita $$c/photo.jpg $$c/out '$(PLUGINS_BG)' > $$t/krita.log 2>&1 || true
 	echo "kritarunner (trixie) took $$(( $$(date +%s) - start )) s (log: $$t/krita.log)"
