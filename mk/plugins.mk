@@ -10,7 +10,7 @@
 
 PLUGINS_OUT := out/plugins
 PLUGINS_TMP := $(abspath target/plugins-test)
-PLUGINS_APT := krita python3-pyqt5 debootstrap gimp libgimp2.0-dev xvfb xauth gcc pkg-config
+PLUGINS_APT := krita python3-pyqt5 debootstrap xdotool gimp libgimp2.0-dev xvfb xauth gcc pkg-config
 LB_SO := target/release/liblichtbild.so
 KRITA_PKG := $(PLUGINS_OUT)/krita/lichtbild_headshot
 GIMP2_DIR := $(PLUGINS_OUT)/gimp-2.10/lichtbild-headshot
@@ -97,7 +97,7 @@ plugins-test-krita: plugins-krita .plugins-deps.ok
 GIMP2_T := $(PLUGINS_TMP)/gimp2
 GIMP2_LOAD = (img (car (gimp-file-load RUN-NONINTERACTIVE "$(PLUGINS_PHOTO)" "$(PLUGINS_PHOTO)")))
 GIMP2_RUN = (plug-in-lichtbild-headshot RUN-NONINTERACTIVE img (car (gimp-image-get-active-drawable img)) "bewerbung-45x60" "$(PLUGINS_BG)" 0.0 $(1) 0 $(2))
-GIMP2_SAVE = (gimp-image-merge-visible-layers $(1) CLIP-TO-IMAGE) (gimp-file-save RUN-NONINTERACTIVE $(1) (car (gimp-image-get-active-drawable $(1))) "$(GIMP2_T)/out/$(2)" "$(GIMP2_T)/out/$(2)")
+GIMP2_SAVE = (gimp-image-merge-visible-layers $(1) CLIP-TO-IMAGE) (gimp-file-save RUN-NONINTERACTIVE $(1) (car (gimp-image-get-active-drawable $(1))) "$(or $(3),$(GIMP2_T))/out/$(2)" "$(or $(3),$(GIMP2_T))/out/$(2)")
 plugins-test-gimp2: plugins-gimp2
 	t=$(GIMP2_T); rm -rf $$t; mkdir -p $$t/home/.config/GIMP/2.10/plug-ins $$t/home/.config/GIMP/2.10/gradients $$t/out $$t/run; chmod 700 $$t/run
 	cp -a $(GIMP2_DIR) $$t/home/.config/GIMP/2.10/plug-ins/
@@ -115,7 +115,28 @@ plugins-test-gimp2: plugins-gimp2
 	$(PLUGINS_CHECK) --same $$t/out/before.png $$t/out/no-consent.png
 	echo "gimp 2.10: ok ($$(grep -o 'lichtbild: .*consent[^"]*' $$t/gimp.log | head -n1))"
 
-plugins-test: plugins-test-krita plugins-test-gimp2
+# The GIMP 2.10 dialog under Xvfb: a first, non-interactive call leaves its settings as the
+# dialog's defaults (last used values, never consent); xdotool ticks consent (Alt+A) and presses
+# OK (Alt+O) like a user; the headshot GIMP then holds is saved and checked.
+GIMP2_UI_T := $(PLUGINS_TMP)/gimp2-ui
+plugins-test-gimp2-dialog: plugins-gimp2
+	t=$(GIMP2_UI_T); rm -rf $$t; mkdir -p $$t/home/.config/GIMP/2.10/plug-ins $$t/home/.config/GIMP/2.10/gradients $$t/out $$t/run; chmod 700 $$t/run
+	cp -a $(GIMP2_DIR) $$t/home/.config/GIMP/2.10/plug-ins/
+	cat > $$t/ui.sh <<'EOS'
+	gimp-2.10 -n -d -f -s --batch-interpreter plug-in-script-fu-eval -b '(let* ($(GIMP2_LOAD) (drw (car (gimp-image-get-active-drawable img)))) (plug-in-lichtbild-headshot RUN-NONINTERACTIVE img drw "bewerbung-45x60" "$(PLUGINS_BG)" 0.0 1 0 1) (let ((new (car (plug-in-lichtbild-headshot RUN-INTERACTIVE img drw "" "" 0.0 0 0 1)))) $(call GIMP2_SAVE,new,dialog.png,$(GIMP2_UI_T))) (gimp-quit 1))' &
+	for i in $$(seq 150); do w=$$(xdotool search --name '^Headshot \(lichtbild\)$$' 2>/dev/null | head -n1); [ -n "$$w" ] && break; sleep 1; done
+	[ -n "$$w" ] || { echo "the dialog did not open" >&2; kill %1; exit 1; }
+	xdotool windowactivate --sync $$w 2>/dev/null || true
+	sleep 1; xdotool key --window $$w alt+a; sleep 0.5; xdotool key --window $$w alt+o
+	for i in $$(seq 120); do [ -s $(GIMP2_UI_T)/out/dialog.png ] && break; sleep 1; done
+	sleep 2; kill %1 2> /dev/null || true  # if GIMP's UI has not quit by itself
+	wait
+	EOS
+	$(PLUGINS_ENV) timeout 300 xvfb-run -a -s '-screen 0 1280x1024x24' bash $$t/ui.sh > $$t/gimp.log 2>&1 || true
+	$(PLUGINS_CHECK) $$t/out/dialog.png 531 709 '$(PLUGINS_BG)'
+	echo "gimp 2.10 dialog: ok"
+
+plugins-test: plugins-test-krita plugins-test-gimp2 plugins-test-gimp2-dialog
 
 # GIMP 3.0 and Krita 5.2 come from Debian 13 (trixie), in a chroot made with debootstrap the first
 # time (a few minutes), then reused. plugins/tests/chroot-run.sh mounts /proc, /sys, /dev only
