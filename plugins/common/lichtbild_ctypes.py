@@ -27,7 +27,9 @@ class LichtbildError(Exception):
 
 
 class _Options(ctypes.Structure):
-    # Mirrors lb_options in lichtbild.h (field order and types).
+    # Mirrors lb_options in lichtbild.h (field order and types), including the sealing fields of
+    # later versions: all zero / NULL means "the core's default", and a library that knows fewer
+    # fields only reads the ones it knows.
     _fields_ = [
         ("preset", ctypes.c_char_p),
         ("background", ctypes.c_char_p),
@@ -41,6 +43,9 @@ class _Options(ctypes.Structure):
         ("background_image", ctypes.POINTER(ctypes.c_uint8)),
         ("background_image_len", ctypes.c_size_t),
         ("options_json", ctypes.c_char_p),
+        ("seal_to", ctypes.POINTER(ctypes.c_char_p)),
+        ("seal_to_count", ctypes.c_size_t),
+        ("seal_passphrase", ctypes.c_char_p),
     ]
 
 
@@ -51,8 +56,6 @@ def _load():
     lib.lb_engine_new.restype = st
     lib.lb_engine_free.argtypes = [vp]
     lib.lb_engine_free.restype = None
-    lib.lb_options_default.argtypes = []
-    lib.lb_options_default.restype = _Options
     lib.lb_process_pixels.argtypes = [vp, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32,
                                       ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32,
                                       ctypes.POINTER(_Options), ctypes.POINTER(vp)]
@@ -137,7 +140,7 @@ def headshot_rgba(rgba, width, height, preset, background, retouch, consent_face
     }
     if background:
         spec["background"] = background
-    opts = lib.lb_options_default()
+    opts = _Options()  # zeroed: every field at its default, consent only via the JSON below
     opts.options_json = json.dumps(spec).encode()
     res = ctypes.c_void_p()
     data = bytes(rgba)
