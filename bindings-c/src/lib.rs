@@ -374,15 +374,16 @@ unsafe fn options_spec(o: &lb_options) -> Result<(OptionsSpec, Option<Vec<u8>>),
         }
         spec.seal_to = Some(recipients);
     }
-    // Last, so no early return above leaves a copy of the passphrase behind in the spec.
-    if spec.seal_passphrase.is_none() {
-        spec.seal_passphrase = opt_str(o.seal_passphrase, "options->seal_passphrase")?.map(str::to_owned);
-    }
     let image = if o.background_image.is_null() && o.background_image_len == 0 {
         None
     } else {
         Some(bytes(o.background_image, o.background_image_len, "options->background_image")?.to_vec())
     };
+    // Last, so no early return above leaves an unwiped copy of the passphrase behind: from here
+    // it goes straight into the core's wiped Passphrase.
+    if spec.seal_passphrase.is_none() {
+        spec.seal_passphrase = opt_str(o.seal_passphrase, "options->seal_passphrase")?.map(str::to_owned);
+    }
     Ok((spec, image))
 }
 
