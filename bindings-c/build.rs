@@ -1,8 +1,8 @@
 //! Gives liblichtbild.so a versioned soname so programs bind to the ABI, not to a file name.
 
 /// The ABI version in the soname (liblichtbild.so.N). Bump it on every incompatible change of
-/// lichtbild.h (a struct field, a signature, an enum value).
-const ABI_VERSION: u32 = 0;
+/// lichtbild.h (a struct field, a signature, an enum value). 1: lb_options grew the seal fields.
+const ABI_VERSION: u32 = 1;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
 module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.openSealed = nativeBinding.openSealed
 module.exports.presets = nativeBinding.presets

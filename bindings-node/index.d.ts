@@ -73,6 +73,17 @@ export interface Finding {
   value?: number
 }
 
+/** The key of `openSealed`: exactly one of the two. */
+export interface OpenKey {
+  /** An age X25519 secret key (`AGE-SECRET-KEY-1…`) or a whole identity file's text. */
+  identity?: string
+  /** The passphrase given as `sealPassphrase`. */
+  passphrase?: string
+}
+
+/** Opens a result sealed with `sealTo` (give the matching `identity`) or `sealPassphrase`. */
+export declare function openSealed(sealed: Uint8Array, key: { identity: string } | { passphrase: string }): Promise<Buffer>
+
 /** A pixel buffer. 16-bit and float samples are native-endian, in [0, 65535] / [0, 1]. */
 export interface PixelsInput {
   /** The samples: any typed array (or Buffer); its bytes are read as `format`. */
@@ -142,6 +153,13 @@ export interface ProcessOptions {
   multiFace?: 'largest' | 'error'
   /** Return the 468 face-mesh points in output pixels (off unless asked). */
   returnLandmarks?: boolean
+  /**
+   * Seal (encrypt, age format) the encoded output to these age X25519 recipients (`age1…`)
+   * inside the engine: `image` is then the age file, and `receipt.output.sealed` says so.
+   */
+  sealTo?: Array<string>
+  /** Seal with this passphrase instead (age scrypt). Not together with `sealTo`. */
+  sealPassphrase?: string
   /** Cancels the job while it waits for a worker (a running job finishes). */
   signal?: AbortSignal
 }

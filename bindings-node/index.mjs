@@ -4,5 +4,5 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const lichtbild = require('./index.js')
 
-export const { Engine, presets, errorCodes } = lichtbild
+export const { Engine, presets, errorCodes, openSealed } = lichtbild
 export default lichtbild

@@ -4,7 +4,8 @@
 #   make c-install PREFIX=/opt/lb    install lib/, include/, lib/pkgconfig/ (DESTDIR honoured)
 #   make c-header                    regenerate bindings-c/include/lichtbild.h after an API change
 #   make c-test                      header drift, exported symbols, soname, the C test program
-#                                    (plain, ASAN, valgrind), examples/c via pkg-config
+#                                    (plain, ASAN, valgrind; sealing needs age-keygen from
+#                                    sys-deps), examples/c via pkg-config
 
 C_CBINDGEN_VERSION := 0.29.0
 C_CBINDGEN := target/tools/cbindgen-$(C_CBINDGEN_VERSION)/bin/cbindgen
@@ -48,9 +49,10 @@ c-install: c-lib
 # Each step is its own target so one can be rerun alone; c-test runs them all, in this order.
 C_TEST_ENV = export PKG_CONFIG_PATH=$(C_STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(C_STAGE)/lib; ort=$(abspath $(ORT_LIB))
 
-c-stage: venv
-	for tool in gcc pkg-config valgrind nm readelf; do
-	  command -v $$tool > /dev/null || { echo "c-test needs $$tool: apt-get install gcc pkg-config valgrind binutils" >&2; exit 1; }
+# sys-deps: age-keygen makes the keys the sealed-output test encrypts to.
+c-stage: venv sys-deps
+	for tool in gcc pkg-config valgrind nm readelf age-keygen; do
+	  command -v $$tool > /dev/null || { echo "c-test needs $$tool: apt-get install gcc pkg-config valgrind binutils age" >&2; exit 1; }
 	done
 	rm -rf $(C_STAGE)
 	$(MAKE) --no-print-directory c-install PREFIX=$(C_STAGE)

@@ -37,8 +37,9 @@ node-pack: node-build
 	ls -l $(abspath $(NODE_SCRATCH))/lichtbild-*.tgz
 
 # A fresh project that knows nothing of this repository but the tarball; ORT_DYLIB_PATH is unset
-# so the library is found the way a user's install finds it (onnxruntime-node).
-node-test: node-pack
+# so the library is found the way a user's install finds it (onnxruntime-node). sys-deps: the
+# sealing tests make their keys with the real `age-keygen`.
+node-test: node-pack sys-deps
 	cd $(NODE_SCRATCH)
 	echo '{ "name": "lichtbild-scratch", "private": true }' > package.json
 	$(NODE_NPM) install --prefer-offline --no-save ./lichtbild-*.tgz $(NODE_TS_DEPS) > /dev/null

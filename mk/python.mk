@@ -18,7 +18,8 @@ py-wheel: $(PY_TOOLS)
 	PATH="$(abspath $(VENV))/bin:$$PATH" maturin build --release --compatibility manylinux_2_28 --zig \
 	  -m bindings-python/Cargo.toml --out $(PY_WHEELS)
 
-py-test: py-wheel
+# sys-deps: the sealing tests generate keys with age-keygen and decrypt with the age CLI.
+py-test: sys-deps py-wheel
 	rm -rf $(PY_TEST_VENV)
 	python3 -m venv $(PY_TEST_VENV)
 	$(PY_TEST_VENV)/bin/pip install --quiet --upgrade pip

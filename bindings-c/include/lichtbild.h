@@ -14,11 +14,11 @@
  *     lb_engine_free(engine);
  *
  * Ownership, everywhere: pointer arguments are borrowed for the duration of the call and never
- * kept. Objects returned through an `out` parameter (lb_engine, lb_result) belong to the caller,
- * who releases each with its free function (NULL is accepted there). Pointers returned by
- * lb_result_* accessors belong to the result; strings returned by lb_version(),
- * lb_status_name(), lb_presets_json() are static; lb_last_error_message() is thread-local.
- * Never free any of them.
+ * kept. Objects returned through an `out` parameter (lb_engine, lb_result, lb_buffer) belong to
+ * the caller, who releases each with its free function (NULL is accepted there). Pointers
+ * returned by lb_result_* and lb_buffer_* accessors belong to their object; strings returned by
+ * lb_version(), lb_status_name(), lb_presets_json() are static; lb_last_error_message() is
+ * thread-local. Never free any of them.
  *
  * Threads: one lb_engine may be used by many threads at once; lb_result and lb_options are
  * plain values owned by one thread at a time. Errors never abort the process: every failure is
@@ -115,6 +115,16 @@ typedef enum {
    */
   LB_INTERNAL = 13,
   /**
+   * The worker sandbox (seccomp, Landlock) could not be installed, so the engine refuses to
+   * run unconfined. Pass `"sandbox": false` in the engine config only if you accept that.
+   */
+  LB_SANDBOX = 14,
+  /**
+   * Sealing the output failed, or a sealed result could not be opened (wrong identity or
+   * passphrase, corrupted or not an age file).
+   */
+  LB_SEAL = 15,
+  /**
    * A required pointer argument was NULL. (C API misuse, no core equivalent.)
    */
   LB_NULL_POINTER = 100,
@@ -124,6 +134,13 @@ typedef enum {
    */
   LB_INVALID_ARGUMENT = 101,
 } lb_status;
+
+/**
+ * The plaintext of a sealed result, opened by `lb_open_sealed()`: the image file's bytes, held
+ * in memory that is locked against swapping where the system allows and wiped by
+ * `lb_buffer_free()`.
+ */
+typedef struct lb_buffer lb_buffer;
 
 /**
  * An engine: verified models, ONNX Runtime and worker threads. Create it once with
@@ -209,10 +226,29 @@ typedef struct {
    * NULL, or a JSON object of the options every lichtbild binding takes, for settings this
    * struct has no field for, such as a whole custom preset: keys `preset`, `custom_preset`,
    * `background`, `consent` (`{"face_geometry": true, "appearance": false}`), `retouch`,
-   * `format`, `quality`, `max_kb`, `multi_face`, `return_landmarks`. A key present in the
-   * JSON wins over the matching field of this struct; unknown keys are an error.
+   * `format`, `quality`, `max_kb`, `multi_face`, `return_landmarks`, `seal_to`,
+   * `seal_passphrase`. A key present in the JSON wins over the matching field of this struct;
+   * unknown keys are an error.
    */
   const char *options_json;
+  /**
+   * Seal the output: NULL, or an array of `seal_to_count` age X25519 recipients (`"age1…"`,
+   * e.g. the public key `age-keygen` prints). The result's data is then an age file (the
+   * encrypted JPEG/PNG/WebP), not the image: decrypt it with `age -d -i KEY` or
+   * `lb_open_sealed()`. The receipt's `output.sealed` says so (method and count, never who).
+   * Not with `LB_FORMAT_PIXELS`, `return_landmarks` or `seal_passphrase`. A recipient that is
+   * not `age1…` fails with `LB_INVALID_OPTIONS` before the photo is touched.
+   */
+  const char *const *seal_to;
+  /**
+   * Number of strings in `seal_to`; 0 (with `seal_to` NULL) = not sealed to recipients.
+   */
+  size_t seal_to_count;
+  /**
+   * Seal the output with this passphrase (age's scrypt mode) instead: NULL = no. Not with
+   * `seal_to`. lichtbild copies it into memory it wipes; wiping your copy is up to you.
+   */
+  const char *seal_passphrase;
 } lb_options;
 
 /**
@@ -391,8 +427,56 @@ uint32_t lb_result_height(const lb_result *result);
 
 /**
  * Format of `lb_result_data()`: one of `LB_FORMAT_*` (`LB_FORMAT_JPEG` if `result` is NULL).
+ * For a sealed result it is the format of the image inside the age file.
  */
 lb_format lb_result_format(const lb_result *result);
+
+/**
+ * Whether `lb_result_data()` is an age file (the options set `seal_to` or `seal_passphrase`)
+ * rather than the image itself; false if `result` is NULL.
+ */
+bool lb_result_sealed(const lb_result *result);
+
+/**
+ * Opens a sealed result in this process, e.g. to show it: decrypts the age file `sealed`
+ * (`len` bytes, `lb_result_data()` of a sealed result) with exactly one of `identity` (the text
+ * of an age X25519 identity, `"AGE-SECRET-KEY-1…"`; a whole `age-keygen` key file, comments
+ * included, also works) or `passphrase`; the other must be NULL.
+ *
+ * Errors: `LB_SEAL` for a wrong identity or passphrase and for bytes that are not an intact age
+ * file; `LB_INVALID_OPTIONS` for an identity that is not an age secret key; `LB_INVALID_ARGUMENT`
+ * unless exactly one of `identity` and `passphrase` is given.
+ *
+ * Ownership: `sealed`, `identity` and `passphrase` are borrowed for the call (lichtbild's copies
+ * of the key are wiped). On `LB_OK`, `*out` receives a new buffer with the image file's bytes
+ * that the caller owns and must release with `lb_buffer_free()`, which wipes it; on failure
+ * `*out` is set to NULL.
+ */
+lb_status lb_open_sealed(const uint8_t *sealed,
+                         size_t len,
+                         const char *identity,
+                         const char *passphrase,
+                         lb_buffer **out);
+
+/**
+ * The bytes of a buffer from `lb_open_sealed()` (the image file: JPEG, PNG or WebP); NULL if
+ * `buffer` is NULL.
+ *
+ * Ownership: owned by the buffer, valid until `lb_buffer_free(buffer)`; do not free it.
+ */
+const uint8_t *lb_buffer_data(const lb_buffer *buffer);
+
+/**
+ * Size of `lb_buffer_data()` in bytes; 0 if `buffer` is NULL.
+ */
+size_t lb_buffer_len(const lb_buffer *buffer);
+
+/**
+ * Wipes and frees a buffer from `lb_open_sealed()`. NULL is allowed (does nothing).
+ *
+ * Ownership: takes back the buffer; the pointer from `lb_buffer_data()` becomes invalid.
+ */
+void lb_buffer_free(lb_buffer *buffer);
 
 /**
  * The privacy receipt as a NUL-terminated JSON object: steps run, models and their sha256,

@@ -12,12 +12,18 @@
 // into the header, where C programmers read it.
 #![allow(clippy::missing_safety_doc)]
 
-use lichtbild_core::{Consent, Engine, EngineConfig, Error, ErrorKind, Input, MultiFacePolicy, OptionsSpec, OutputImage, PixelFormat, PixelsRef, Preset};
+use lichtbild_core::privacy::secure_buffer::SecureBuf;
+use lichtbild_core::{Consent, Engine, EngineConfig, Error, ErrorKind, Input, MultiFacePolicy, OpenWith, OptionsSpec, OutputImage, Passphrase, PixelFormat, PixelsRef, Preset};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use zeroize::Zeroize;
+
+// A library cannot rely on its host to pick the allocator: this one zeroes every block freed on an
+// engine worker (decoders' and the resizer's buffers too), which the receipt reports as "all wiped".
+#[global_allocator]
+static ALLOC: lichtbild_core::WipeOnFree = lichtbild_core::WipeOnFree::system();
 
 /// Status returned by every lichtbild function that can fail. `LB_OK` (0) is success; every
 /// other value mirrors one error kind of the lichtbild core (the same kinds the Python and Node
@@ -57,6 +63,12 @@ pub enum lb_status {
     LB_CANCELLED = 12,
     /// A bug in lichtbild (including a caught panic). The message says more.
     LB_INTERNAL = 13,
+    /// The worker sandbox (seccomp, Landlock) could not be installed, so the engine refuses to
+    /// run unconfined. Pass `"sandbox": false` in the engine config only if you accept that.
+    LB_SANDBOX = 14,
+    /// Sealing the output failed, or a sealed result could not be opened (wrong identity or
+    /// passphrase, corrupted or not an age file).
+    LB_SEAL = 15,
     /// A required pointer argument was NULL. (C API misuse, no core equivalent.)
     LB_NULL_POINTER = 100,
     /// An argument is invalid for the C API itself: a string that is not UTF-8, an unknown
@@ -84,6 +96,8 @@ const STATUS_TABLE: &[(lb_status, Option<ErrorKind>, &CStr)] = &[
     (LB_ENCODE, Some(ErrorKind::Encode), c"encode"),
     (LB_CANCELLED, Some(ErrorKind::Cancelled), c"cancelled"),
     (LB_INTERNAL, Some(ErrorKind::Internal), c"internal"),
+    (LB_SANDBOX, Some(ErrorKind::Sandbox), c"sandbox"),
+    (LB_SEAL, Some(ErrorKind::Seal), c"seal"),
     (LB_NULL_POINTER, None, c"null_pointer"),
     (LB_INVALID_ARGUMENT, None, c"invalid_argument"),
 ];
@@ -171,9 +185,22 @@ pub struct lb_options {
     /// NULL, or a JSON object of the options every lichtbild binding takes, for settings this
     /// struct has no field for, such as a whole custom preset: keys `preset`, `custom_preset`,
     /// `background`, `consent` (`{"face_geometry": true, "appearance": false}`), `retouch`,
-    /// `format`, `quality`, `max_kb`, `multi_face`, `return_landmarks`. A key present in the
-    /// JSON wins over the matching field of this struct; unknown keys are an error.
+    /// `format`, `quality`, `max_kb`, `multi_face`, `return_landmarks`, `seal_to`,
+    /// `seal_passphrase`. A key present in the JSON wins over the matching field of this struct;
+    /// unknown keys are an error.
     pub options_json: *const c_char,
+    /// Seal the output: NULL, or an array of `seal_to_count` age X25519 recipients (`"age1…"`,
+    /// e.g. the public key `age-keygen` prints). The result's data is then an age file (the
+    /// encrypted JPEG/PNG/WebP), not the image: decrypt it with `age -d -i KEY` or
+    /// `lb_open_sealed()`. The receipt's `output.sealed` says so (method and count, never who).
+    /// Not with `LB_FORMAT_PIXELS`, `return_landmarks` or `seal_passphrase`. A recipient that is
+    /// not `age1…` fails with `LB_INVALID_OPTIONS` before the photo is touched.
+    pub seal_to: *const *const c_char,
+    /// Number of strings in `seal_to`; 0 (with `seal_to` NULL) = not sealed to recipients.
+    pub seal_to_count: usize,
+    /// Seal the output with this passphrase (age's scrypt mode) instead: NULL = no. Not with
+    /// `seal_to`. lichtbild copies it into memory it wipes; wiping your copy is up to you.
+    pub seal_passphrase: *const c_char,
 }
 
 /// An engine: verified models, ONNX Runtime and worker threads. Create it once with
@@ -195,6 +222,14 @@ pub struct lb_result {
     findings_json: CString,
     /// x, y pairs; `None` unless the options asked for landmarks.
     landmarks: Option<Vec<f32>>,
+    sealed: bool,
+}
+
+/// The plaintext of a sealed result, opened by `lb_open_sealed()`: the image file's bytes, held
+/// in memory that is locked against swapping where the system allows and wiped by
+/// `lb_buffer_free()`.
+pub struct lb_buffer {
+    data: SecureBuf<u8>,
 }
 
 impl Drop for lb_result {
@@ -321,11 +356,34 @@ unsafe fn options_spec(o: &lb_options) -> Result<(OptionsSpec, Option<Vec<u8>>),
         });
     }
     spec.return_landmarks |= o.return_landmarks;
+    if spec.seal_to.is_none() && !(o.seal_to.is_null() && o.seal_to_count == 0) {
+        if o.seal_to.is_null() {
+            return Err(Fail::Null("options->seal_to"));
+        }
+        if o.seal_to_count > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
+            return Err(Fail::Arg(format!("`options->seal_to_count` {} exceeds the address space", o.seal_to_count)));
+        }
+        let list = std::slice::from_raw_parts(o.seal_to, o.seal_to_count);
+        let mut recipients = Vec::with_capacity(list.len());
+        for (i, &r) in list.iter().enumerate() {
+            let what = format!("options->seal_to[{i}]");
+            if r.is_null() {
+                return Err(Fail::Arg(format!("`{what}` is NULL (seal_to_count says {} strings)", list.len())));
+            }
+            recipients.push(opt_str(r, &what)?.unwrap_or_default().to_owned());
+        }
+        spec.seal_to = Some(recipients);
+    }
     let image = if o.background_image.is_null() && o.background_image_len == 0 {
         None
     } else {
         Some(bytes(o.background_image, o.background_image_len, "options->background_image")?.to_vec())
     };
+    // Last, so no early return above leaves an unwiped copy of the passphrase behind: from here
+    // it goes straight into the core's wiped Passphrase.
+    if spec.seal_passphrase.is_none() {
+        spec.seal_passphrase = opt_str(o.seal_passphrase, "options->seal_passphrase")?.map(str::to_owned);
+    }
     Ok((spec, image))
 }
 
@@ -359,7 +417,7 @@ unsafe fn run(engine: *const lb_engine, input: impl FnOnce() -> Result<Input<'st
     let options = spec.into_options(background_image)?;
     let output = engine.inner.process(input, &options)?;
     let info = &output.receipt.output;
-    let (width, height) = (info.width, info.height);
+    let (width, height, sealed) = (info.width, info.height, info.sealed.is_some());
     let receipt_json = CString::new(output.receipt.to_json()).map_err(|e| Error::Internal(format!("receipt JSON: {e}")))?;
     let findings_json = json_cstring(&output.findings)?;
     let landmarks = output.landmarks.as_ref().map(|l| l.iter().flatten().copied().collect());
@@ -375,7 +433,7 @@ unsafe fn run(engine: *const lb_engine, input: impl FnOnce() -> Result<Input<'st
         }
         OutputImage::Pixels { rgba, .. } => (rgba, LB_FORMAT_PIXELS),
     };
-    *out = Box::into_raw(Box::new(lb_result { data, width, height, format, receipt_json, findings_json, landmarks }));
+    *out = Box::into_raw(Box::new(lb_result { data, width, height, format, receipt_json, findings_json, landmarks, sealed }));
     Ok(())
 }
 
@@ -508,6 +566,9 @@ pub extern "C" fn lb_options_default() -> lb_options {
         background_image: std::ptr::null(),
         background_image_len: 0,
         options_json: std::ptr::null(),
+        seal_to: std::ptr::null(),
+        seal_to_count: 0,
+        seal_passphrase: std::ptr::null(),
     }
 }
 
@@ -552,9 +613,80 @@ pub unsafe extern "C" fn lb_result_height(result: *const lb_result) -> u32 {
 }
 
 /// Format of `lb_result_data()`: one of `LB_FORMAT_*` (`LB_FORMAT_JPEG` if `result` is NULL).
+/// For a sealed result it is the format of the image inside the age file.
 #[no_mangle]
 pub unsafe extern "C" fn lb_result_format(result: *const lb_result) -> lb_format {
     guard_value(LB_FORMAT_JPEG, || result.as_ref().map_or(LB_FORMAT_JPEG, |r| r.format))
+}
+
+/// Whether `lb_result_data()` is an age file (the options set `seal_to` or `seal_passphrase`)
+/// rather than the image itself; false if `result` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn lb_result_sealed(result: *const lb_result) -> bool {
+    guard_value(false, || result.as_ref().is_some_and(|r| r.sealed))
+}
+
+/// Opens a sealed result in this process, e.g. to show it: decrypts the age file `sealed`
+/// (`len` bytes, `lb_result_data()` of a sealed result) with exactly one of `identity` (the text
+/// of an age X25519 identity, `"AGE-SECRET-KEY-1…"`; a whole `age-keygen` key file, comments
+/// included, also works) or `passphrase`; the other must be NULL.
+///
+/// Errors: `LB_SEAL` for a wrong identity or passphrase and for bytes that are not an intact age
+/// file; `LB_INVALID_OPTIONS` for an identity that is not an age secret key; `LB_INVALID_ARGUMENT`
+/// unless exactly one of `identity` and `passphrase` is given.
+///
+/// Ownership: `sealed`, `identity` and `passphrase` are borrowed for the call (lichtbild's copies
+/// of the key are wiped). On `LB_OK`, `*out` receives a new buffer with the image file's bytes
+/// that the caller owns and must release with `lb_buffer_free()`, which wipes it; on failure
+/// `*out` is set to NULL.
+#[no_mangle]
+pub unsafe extern "C" fn lb_open_sealed(sealed: *const u8, len: usize, identity: *const c_char, passphrase: *const c_char, out: *mut *mut lb_buffer) -> lb_status {
+    guard(|| {
+        if out.is_null() {
+            return Err(Fail::Null("out"));
+        }
+        *out = std::ptr::null_mut();
+        if sealed.is_null() {
+            return Err(Fail::Null("sealed"));
+        }
+        let sealed = bytes(sealed, len, "sealed")?;
+        let with = match (opt_str(identity, "identity")?, opt_str(passphrase, "passphrase")?) {
+            (Some(i), None) => OpenWith::Identity(Passphrase::new(i)),
+            (None, Some(p)) => OpenWith::Passphrase(Passphrase::new(p)),
+            _ => return Err(Fail::Arg("give exactly one of `identity` and `passphrase` (the other NULL)".into())),
+        };
+        let data = lichtbild_core::seal::open(sealed, &with)?;
+        *out = Box::into_raw(Box::new(lb_buffer { data }));
+        Ok(())
+    })
+}
+
+/// The bytes of a buffer from `lb_open_sealed()` (the image file: JPEG, PNG or WebP); NULL if
+/// `buffer` is NULL.
+///
+/// Ownership: owned by the buffer, valid until `lb_buffer_free(buffer)`; do not free it.
+#[no_mangle]
+pub unsafe extern "C" fn lb_buffer_data(buffer: *const lb_buffer) -> *const u8 {
+    guard_value(std::ptr::null(), || buffer.as_ref().map_or(std::ptr::null(), |b| b.data.as_ptr()))
+}
+
+/// Size of `lb_buffer_data()` in bytes; 0 if `buffer` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn lb_buffer_len(buffer: *const lb_buffer) -> usize {
+    guard_value(0, || buffer.as_ref().map_or(0, |b| b.data.len()))
+}
+
+/// Wipes and frees a buffer from `lb_open_sealed()`. NULL is allowed (does nothing).
+///
+/// Ownership: takes back the buffer; the pointer from `lb_buffer_data()` becomes invalid.
+#[no_mangle]
+pub unsafe extern "C" fn lb_buffer_free(buffer: *mut lb_buffer) {
+    guard_value((), || {
+        if !buffer.is_null() {
+            // SecureBuf wipes itself when dropped.
+            drop(Box::from_raw(buffer));
+        }
+    })
 }
 
 /// The privacy receipt as a NUL-terminated JSON object: steps run, models and their sha256,

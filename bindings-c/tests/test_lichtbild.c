@@ -6,7 +6,10 @@
  *
  * ORT_DYLIB_PATH is removed from the environment first so that the "runtime not found" case is
  * real; the good engines name ONNX Runtime explicitly in their config. `quick` keeps valgrind's
- * run short: one worker, fewer pipeline runs, two threads instead of eight.
+ * run short: one worker, fewer pipeline runs, two threads instead of eight. Valgrind cannot run
+ * seccomp or Landlock, so under it (`quick`) a sandboxed engine must fail with LB_SANDBOX, and
+ * every other engine turns the sandbox off explicitly; the plain and ASAN runs check that the
+ * sandbox is enforced.
  */
 #include "lichtbild.h"
 
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int checks, failures;
 
@@ -83,6 +87,8 @@ static int jpeg_size(const unsigned char *d, size_t len, unsigned *w, unsigned *
 }
 
 static const char *fixtures;
+static int sandboxed = 1;       /* 0 under valgrind (`quick`) */
+static const char *sandbox_cfg = "";
 static unsigned char *jpeg;
 static size_t jpeg_len;
 
@@ -101,12 +107,14 @@ static void test_static_info(void) {
     CHECK(strcmp(lb_status_name(LB_CONSENT_REQUIRED), "consent_required") == 0, "consent");
     CHECK(strcmp(lb_status_name(LB_RUNTIME_NOT_FOUND), "runtime_not_found") == 0, "runtime");
     CHECK(strcmp(lb_status_name(LB_NULL_POINTER), "null_pointer") == 0, "null");
+    CHECK(strcmp(lb_status_name(LB_SANDBOX), "sandbox") == 0 && LB_SANDBOX == 14, "sandbox");
+    CHECK(strcmp(lb_status_name(LB_SEAL), "seal") == 0 && LB_SEAL == 15, "seal");
     CHECK(strcmp(lb_status_name(12345), "unknown") == 0, "unknown");
     /* Every status has its own name. */
     int all[] = {LB_OK, LB_INVALID_INPUT, LB_UNSUPPORTED_FORMAT, LB_TOO_LARGE, LB_NO_FACE,
                  LB_MULTIPLE_FACES, LB_CONSENT_REQUIRED, LB_INVALID_OPTIONS, LB_RUNTIME_NOT_FOUND,
                  LB_MODEL_INTEGRITY, LB_INFERENCE, LB_ENCODE, LB_CANCELLED, LB_INTERNAL,
-                 LB_NULL_POINTER, LB_INVALID_ARGUMENT};
+                 LB_SANDBOX, LB_SEAL, LB_NULL_POINTER, LB_INVALID_ARGUMENT};
     size_t n = sizeof all / sizeof all[0];
     for (size_t i = 0; i < n; i++) {
         CHECK(strcmp(lb_status_name(all[i]), "unknown") != 0, "status %d has no name", all[i]);
@@ -116,6 +124,7 @@ static void test_static_info(void) {
     lb_options o = lb_options_default();
     CHECK(o.consent == 0, "consent must have no default");
     CHECK(o.format == LB_FORMAT_JPEG && o.preset == NULL && o.options_json == NULL, "defaults");
+    CHECK(o.seal_to == NULL && o.seal_to_count == 0 && o.seal_passphrase == NULL, "not sealed by default");
 }
 
 /* Before any engine loads ONNX Runtime: it is loaded once per process. */
@@ -132,8 +141,9 @@ static void test_engine_errors(void) {
     CHECK_STATUS(lb_engine_new("\xff\xfe", &e), LB_INVALID_ARGUMENT, e);
 
     e = (lb_engine *)&e;
-    CHECK_STATUS(lb_engine_new("{\"ort_library\": \"/nonexistent/libonnxruntime.so.1.32.0\", \"workers\": 1}", &e),
-                 LB_RUNTIME_NOT_FOUND, e);
+    char config[256];
+    snprintf(config, sizeof config, "{\"ort_library\": \"/nonexistent/libonnxruntime.so.1.32.0\", \"workers\": 1%s}", sandbox_cfg);
+    CHECK_STATUS(lb_engine_new(config, &e), LB_RUNTIME_NOT_FOUND, e);
     CHECK(strstr(lb_last_error_message(), "/nonexistent/libonnxruntime.so.1.32.0") != NULL,
           "the message names what was tried: %s", lb_last_error_message());
     CHECK(strstr(lb_last_error_message(), "ORT_DYLIB_PATH") != NULL, "and what to do: %s", lb_last_error_message());
@@ -141,7 +151,7 @@ static void test_engine_errors(void) {
 
 static lb_engine *new_engine(const char *ort, int workers, const char *extra) {
     char config[4096];
-    snprintf(config, sizeof config, "{\"ort_library\": \"%s\", \"workers\": %d%s}", ort, workers, extra);
+    snprintf(config, sizeof config, "{\"ort_library\": \"%s\", \"workers\": %d%s%s}", ort, workers, extra, sandbox_cfg);
     lb_engine *e = NULL;
     lb_status st = lb_engine_new(config, &e);
     CHECK(st == LB_OK && e != NULL, "engine: %s: %s", lb_status_name(st), lb_last_error_message());
@@ -168,6 +178,11 @@ static lb_result *test_jpeg(lb_engine *e) {
     const char *receipt = lb_result_receipt_json(r);
     CHECK(receipt && receipt[0] == '{' && strstr(receipt, "\"face_geometry\"") && strstr(receipt, "\"sandbox\""),
           "receipt: %.200s", receipt);
+    /* The worker ran confined (unless turned off under valgrind, and then the receipt says so),
+     * and liblichtbild's allocator wiped every block freed there. */
+    CHECK(receipt && strstr(receipt, sandboxed ? "\"enforced\": true" : "\"enforced\": false"), "sandbox: %s", receipt);
+    CHECK(receipt && strstr(receipt, "\"freed_memory\": \"all wiped"), "freed memory: %s", receipt);
+    CHECK(receipt && !strstr(receipt, "\"sealed\"") && !lb_result_sealed(r), "not sealed");
     const char *findings = lb_result_findings_json(r);
     CHECK(findings && findings[0] == '[', "findings: %s", findings);
     size_t count = 99;
@@ -431,6 +446,154 @@ static void test_threads(lb_engine *e, const lb_result *reference, int n) {
     }
 }
 
+/* A fresh age key pair from `age-keygen -o FILE`: the whole key file's text (comments included,
+ * as lb_open_sealed accepts it) and the public key from its "# public key: " line. */
+struct age_key {
+    char file[8192];
+    char recipient[128];
+};
+
+static void age_keygen(const char *dir, const char *name, struct age_key *k) {
+    char path[4096], cmd[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(cmd, sizeof cmd, "age-keygen -o '%s' 2> /dev/null", path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "age-keygen failed (apt-get install age, or `make sys-deps`)\n");
+        exit(2);
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) { perror(path); exit(2); }
+    size_t n = fread(k->file, 1, sizeof k->file - 1, f);
+    fclose(f);
+    unlink(path);
+    k->file[n] = 0;
+    const char *p = strstr(k->file, "# public key: ");
+    if (!p || sscanf(p + 14, "%127s", k->recipient) != 1) {
+        fprintf(stderr, "no public key in %s\n", path);
+        exit(2);
+    }
+}
+
+static int contains_jpeg_marker(const unsigned char *d, size_t n) {
+    for (size_t i = 0; i + 2 < n; i++)
+        if (d[i] == 0xFF && d[i + 1] == 0xD8 && d[i + 2] == 0xFF) return 1;
+    return 0;
+}
+
+/* Opens `sealed` and compares it with the unsealed reference; returns whether it matched. */
+static int opens_to(const lb_result *sealed, const char *identity, const char *passphrase, const lb_result *reference) {
+    lb_buffer *b = NULL;
+    lb_status st = lb_open_sealed(lb_result_data(sealed), lb_result_len(sealed), identity, passphrase, &b);
+    CHECK(st == LB_OK && b, "open: %s: %s", lb_status_name(st), lb_last_error_message());
+    int same = b && lb_buffer_len(b) == lb_result_len(reference) &&
+               memcmp(lb_buffer_data(b), lb_result_data(reference), lb_buffer_len(b)) == 0;
+    lb_buffer_free(b);
+    return same;
+}
+
+/* Sealed output: to a fresh age key, then with a passphrase; the wrong key, broken bytes and bad
+ * recipients fail with their own status. `reference` is the unsealed JPEG of the same options. */
+static void test_sealed(lb_engine *e, const lb_result *reference) {
+    char dir[] = "/tmp/lichtbild-c-test-XXXXXX";
+    if (!mkdtemp(dir)) { perror("mkdtemp"); exit(2); }
+    struct age_key key, other;
+    age_keygen(dir, "key.txt", &key);
+    age_keygen(dir, "other.txt", &other);
+    rmdir(dir);
+
+    lb_options o = consenting();
+    const char *to[] = {key.recipient};
+    o.seal_to = to;
+    o.seal_to_count = 1;
+    lb_result *r = NULL;
+    lb_status st = lb_process(e, jpeg, jpeg_len, &o, &r);
+    CHECK(st == LB_OK && r, "sealed: %s: %s", lb_status_name(st), lb_last_error_message());
+    if (!r) exit(1);
+    const unsigned char *d = lb_result_data(r);
+    size_t len = lb_result_len(r);
+    CHECK(lb_result_sealed(r) && lb_result_format(r) == LB_FORMAT_JPEG, "sealed JPEG");
+    CHECK(len > 21 && memcmp(d, "age-encryption.org/v1", 21) == 0, "an age file: %.21s", (const char *)d);
+    CHECK(!contains_jpeg_marker(d, len), "FF D8 FF in the sealed bytes");
+    const char *receipt = lb_result_receipt_json(r);
+    CHECK(strstr(receipt, "\"sealed\"") && strstr(receipt, "\"x25519\"") && strstr(receipt, "\"recipients\": 1"),
+          "receipt: %s", receipt);
+    CHECK(!strstr(receipt, key.recipient), "the receipt names no recipient");
+    CHECK(opens_to(r, key.file, NULL, reference), "opened with the key file != the unsealed output");
+
+    lb_buffer *b = (lb_buffer *)&b;
+    CHECK_STATUS(lb_open_sealed(d, len, other.file, NULL, &b), LB_SEAL, b);
+    unsigned char *broken = malloc(len);
+    memcpy(broken, d, len);
+    broken[len - 10] ^= 1;
+    b = (lb_buffer *)&b;
+    CHECK_STATUS(lb_open_sealed(broken, len, key.file, NULL, &b), LB_SEAL, b);
+    free(broken);
+    b = (lb_buffer *)&b;
+    CHECK_STATUS(lb_open_sealed(jpeg, jpeg_len, key.file, NULL, &b), LB_SEAL, b);
+    CHECK_STATUS(lb_open_sealed(d, len, "AGE-SECRET-KEY-1NOPE", NULL, &b), LB_INVALID_OPTIONS, b);
+    CHECK_STATUS(lb_open_sealed(d, len, NULL, NULL, &b), LB_INVALID_ARGUMENT, b);
+    CHECK_STATUS(lb_open_sealed(d, len, key.file, "both", &b), LB_INVALID_ARGUMENT, b);
+    CHECK_STATUS(lb_open_sealed(NULL, len, key.file, NULL, &b), LB_NULL_POINTER, b);
+    CHECK_STATUS(lb_open_sealed(d, len, key.file, NULL, NULL), LB_NULL_POINTER, NULL);
+    CHECK(lb_buffer_data(NULL) == NULL && lb_buffer_len(NULL) == 0, "NULL buffer accessors");
+    lb_buffer_free(NULL);
+    lb_result_free(r);
+
+    /* Recipients and sealing options that are wrong: refused before the photo is touched. */
+    const char *bad[] = {"age1nope", "ssh-ed25519 AAAA", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        o = consenting();
+        o.seal_to = &bad[i];
+        o.seal_to_count = 1;
+        r = (lb_result *)&r;
+        CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+    }
+    const char *none[] = {NULL};
+    o = consenting(); o.seal_to = none; o.seal_to_count = 0; /* an empty list */
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+    o = consenting(); o.seal_to = none; o.seal_to_count = 1;
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_ARGUMENT, r);
+    o = consenting(); o.seal_to = NULL; o.seal_to_count = 1;
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_NULL_POINTER, r);
+    o = consenting(); o.seal_to = to; o.seal_to_count = 1; o.seal_passphrase = "and a passphrase";
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+    o = consenting(); o.seal_to = to; o.seal_to_count = 1; o.format = LB_FORMAT_PIXELS;
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+    o = consenting(); o.seal_to = to; o.seal_to_count = 1; o.return_landmarks = true;
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+    o = consenting(); o.seal_passphrase = "";
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+    o = consenting(); o.options_json = "{\"seal_to\": [\"age1x\"]}";
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_INVALID_OPTIONS, r);
+
+    /* Passphrase mode (age scrypt): round trip, and the wrong passphrase. */
+    o = consenting();
+    o.seal_passphrase = "correct horse battery staple";
+    r = NULL;
+    st = lb_process(e, jpeg, jpeg_len, &o, &r);
+    CHECK(st == LB_OK && r, "passphrase: %s: %s", lb_status_name(st), lb_last_error_message());
+    if (!r) exit(1);
+    CHECK(lb_result_sealed(r) && !contains_jpeg_marker(lb_result_data(r), lb_result_len(r)), "sealed");
+    CHECK(strstr(lb_result_receipt_json(r), "\"scrypt\""), "receipt: %s", lb_result_receipt_json(r));
+    CHECK(opens_to(r, NULL, "correct horse battery staple", reference), "passphrase round trip");
+    b = (lb_buffer *)&b;
+    CHECK_STATUS(lb_open_sealed(lb_result_data(r), lb_result_len(r), NULL, "wrong horse", &b), LB_SEAL, b);
+    lb_result_free(r);
+
+    /* The same through options_json: two recipients, either key opens it. */
+    char json[512];
+    snprintf(json, sizeof json, "{\"seal_to\": [\"%s\", \"%s\"]}", key.recipient, other.recipient);
+    o = consenting();
+    o.options_json = json;
+    r = NULL;
+    st = lb_process(e, jpeg, jpeg_len, &o, &r);
+    CHECK(st == LB_OK && r, "json seal_to: %s: %s", lb_status_name(st), lb_last_error_message());
+    if (!r) exit(1);
+    CHECK(strstr(lb_result_receipt_json(r), "\"recipients\": 2"), "two recipients");
+    CHECK(opens_to(r, key.file, NULL, reference) && opens_to(r, other.file, NULL, reference), "either key opens it");
+    lb_result_free(r);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s FIXTURES_DIR ORT_LIBRARY [quick]\n", argv[0]);
@@ -446,8 +609,19 @@ int main(int argc, char **argv) {
 
     step("static info");
     test_static_info();
+    if (quick) {
+        sandboxed = 0;
+        sandbox_cfg = ", \"sandbox\": false";
+    }
     step("engine errors");
     test_engine_errors();
+    if (quick) {
+        step("sandbox refused under valgrind");
+        lb_engine *s = (lb_engine *)&s;
+        snprintf(path, sizeof path, "{\"ort_library\": \"%s\", \"workers\": 1}", ort);
+        CHECK_STATUS(lb_engine_new(path, &s), LB_SANDBOX, s);
+        CHECK(strstr(lb_last_error_message(), "sandbox: false"), "says how to turn it off: %s", lb_last_error_message());
+    }
     step("engine");
     lb_engine *e = new_engine(ort, quick ? 1 : 2, "");
     step("JPEG");
@@ -464,6 +638,8 @@ int main(int argc, char **argv) {
         step("too large");
         test_too_large(ort);
     }
+    step("sealed output");
+    test_sealed(e, reference);
     step("threads");
     test_threads(e, reference, quick ? 2 : 8);
     lb_result_free(reference);

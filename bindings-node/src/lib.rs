@@ -5,7 +5,7 @@
 
 use lichtbild::{CancelFlag, ErrorKind, Input, OptionsSpec, Output, OutputImage, PixelFormat, PixelsRef};
 use napi::bindgen_prelude::*;
-use napi::{Env, JsDeferred};
+use napi::{Env, JsDeferred, ScopedTask};
 use napi_derive::napi;
 use serde::{Deserialize, Serialize};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,6 +14,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 type CoreResult<T> = std::result::Result<T, lichtbild::Error>;
+
+// Every block freed on an engine worker thread is zeroed, decoders' buffers included: only the
+// artifact (this addon) can choose the allocator for its Rust code, the core cannot.
+#[global_allocator]
+static ALLOC: lichtbild::WipeOnFree = lichtbild::WipeOnFree::system();
 
 // ---------------------------------------------------------------------------------------------
 // Errors: the one table. `code` is the core's stable string; only the JS `name` is chosen here.
@@ -246,6 +251,13 @@ pub struct ProcessOptions<'a> {
     /// Return the 468 face-mesh points in output pixels (off unless asked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub return_landmarks: Option<bool>,
+    /// Seal (encrypt, age format) the encoded output to these age X25519 recipients (`age1…`)
+    /// inside the engine: `image` is then the age file, and `receipt.output.sealed` says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal_to: Option<Vec<String>>,
+    /// Seal with this passphrase instead (age scrypt). Not together with `sealTo`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seal_passphrase: Option<String>,
     /// Cancels the job while it waits for a worker (a running job finishes).
     #[serde(skip)]
     #[napi(ts_type = "AbortSignal")]
@@ -563,4 +575,55 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[napi(catch_unwind)]
 pub fn presets() -> napi::Result<Vec<Preset>> {
     via_json(&lichtbild::Preset::builtins(), "presets").map_err(|e| napi::Error::from_reason(e.to_string()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening a sealed result.
+
+/// The key of `openSealed`: exactly one of the two.
+#[napi(object, object_to_js = false)]
+pub struct OpenKey {
+    /// An age X25519 secret key (`AGE-SECRET-KEY-1…`) or a whole identity file's text.
+    pub identity: Option<String>,
+    /// The passphrase given as `sealPassphrase`.
+    pub passphrase: Option<String>,
+}
+
+/// Decrypts on a libuv thread (a passphrase costs age's scrypt, about a second, too long for the
+/// JS thread). Argument errors are carried in too, so every failure rejects the promise.
+pub struct OpenTask(Option<CoreResult<(Vec<u8>, lichtbild::OpenWith)>>);
+
+impl<'env> ScopedTask<'env> for OpenTask {
+    type Output = CoreResult<lichtbild::privacy::secure_buffer::SecureBuf<u8>>;
+    type JsValue = BufferSlice<'env>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let job = self.0.take().unwrap_or_else(|| Err(lichtbild::Error::Internal("openSealed ran twice".into())));
+        Ok(job.and_then(|(sealed, with)| {
+            catch_unwind(AssertUnwindSafe(|| lichtbild::seal::open(&sealed, &with)))
+                .unwrap_or_else(|_| Err(lichtbild::Error::Internal("panic while opening a sealed result".into())))
+        }))
+    }
+
+    fn resolve(&mut self, env: &'env Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        // Copied straight into JS memory; the wiped buffer is zeroed when it drops here.
+        output.map_err(|e| js_error(env, &e)).and_then(|plain| BufferSlice::copy_from(env, &plain[..]))
+    }
+}
+
+/// Opens a result sealed with `sealTo` (give the matching `identity`) or `sealPassphrase`.
+#[napi(catch_unwind, ts_args_type = "sealed: Uint8Array, key: { identity: string } | { passphrase: string }", ts_return_type = "Promise<Buffer>")]
+pub fn open_sealed(sealed: Unknown<'_>, key: Unknown<'_>) -> AsyncTask<OpenTask> {
+    AsyncTask::new(OpenTask(Some(open_args(sealed, key))))
+}
+
+fn open_args(sealed: Unknown<'_>, key: Unknown<'_>) -> CoreResult<(Vec<u8>, lichtbild::OpenWith)> {
+    let bytes: Uint8ArraySlice = from_js(sealed, |m| lichtbild::Error::InvalidInput(format!("sealed must be a Buffer or Uint8Array: {m}")))?;
+    let key: OpenKey = object_from_js(key, "the key", |m| lichtbild::Error::InvalidOptions(format!("openSealed key: {m}")))?;
+    let with = match (key.identity, key.passphrase) {
+        (Some(i), None) => lichtbild::OpenWith::Identity(lichtbild::Passphrase::new(i)),
+        (None, Some(p)) => lichtbild::OpenWith::Passphrase(lichtbild::Passphrase::new(p)),
+        _ => return Err(lichtbild::Error::InvalidOptions("openSealed key: give { identity } or { passphrase }, exactly one".into())),
+    };
+    Ok((bytes.to_vec(), with))
 }

@@ -5,7 +5,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { Engine, errorCodes } = require('lichtbild')
+const { Engine, errorCodes, openSealed } = require('lichtbild')
 const { fixture, CONSENT, rejectsWithCode } = require('./helpers.js')
 
 const engine = new Engine({ workers: 1 })
@@ -20,11 +20,13 @@ const expectCode = async (promise, code) => {
 // The stable codes, as documented in bindings-node/README.md.
 const DOCUMENTED = [
   'invalid_input', 'unsupported_format', 'too_large', 'no_face', 'multiple_faces', 'consent_required',
-  'invalid_options', 'runtime_not_found', 'model_integrity', 'inference', 'encode', 'cancelled', 'internal',
+  'invalid_options', 'runtime_not_found', 'model_integrity', 'inference', 'encode', 'cancelled', 'sandbox', 'seal',
+  'internal',
 ]
 // No outside cause reaches these: the models are embedded and verified at start, ONNX Runtime
-// does not fail on valid tensors, and internal errors are bugs.
-const UNREACHABLE = ['model_integrity', 'inference', 'internal']
+// does not fail on valid tensors, seccomp installs on every Linux the suite runs on (the core's
+// tests cover the refusal), and internal errors are bugs.
+const UNREACHABLE = ['model_integrity', 'inference', 'sandbox', 'internal']
 
 test('errorCodes() is the table of every core error kind', () => {
   assert.deepEqual([...errorCodes()].sort(), [...DOCUMENTED].sort())
@@ -114,6 +116,11 @@ test('encode: a lossless PNG cannot fit 4 KiB', async () => {
 test('cancelled: an already aborted signal; the error is an AbortError', async () => {
   const e = await expectCode(engine.process(photo, { consent: CONSENT, signal: AbortSignal.abort() }), 'cancelled')
   assert.equal(e.name, 'AbortError')
+})
+
+test('seal: bytes that are no sealed result (seal.test.js has the real cases)', async () => {
+  const e = await expectCode(openSealed(photo, { passphrase: 'x' }), 'seal')
+  assert.match(e.message, /age/)
 })
 
 test('runtime_not_found: no ONNX Runtime where it is looked for (fresh process)', () => {

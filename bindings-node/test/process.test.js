@@ -30,6 +30,21 @@ test('a real photo becomes a JPEG headshot of the default preset size', async ()
   assert.equal(r.receipt.output.bytes, r.image.length)
   assert.equal(r.receipt.retouched, false)
   assert.equal(r.receipt.geometry.faces_found, 1)
+  // The protections the addon itself must provide: the worker sandbox (seccomp, Landlock where
+  // the kernel has it) and the WipeOnFree allocator installed in this addon's crate root.
+  assert.equal(r.receipt.sandbox.enforced, true, JSON.stringify(r.receipt.sandbox))
+  assert.match(r.receipt.sandbox.mechanisms[0], /^seccomp/)
+  assert.match(r.receipt.freed_memory, /^all wiped/)
+  assert.equal(r.receipt.network, 'none')
+  assert.equal(r.receipt.disk, 'none')
+})
+
+test('sandbox: false turns the worker sandbox off, and the receipt says so', async () => {
+  const unconfined = new Engine({ workers: 1, sandbox: false })
+  const r = await unconfined.process(photo, { consent: CONSENT })
+  assert.equal(r.receipt.sandbox.enforced, false)
+  assert.deepEqual(r.receipt.sandbox.mechanisms, [])
+  assert.ok(r.receipt.sandbox.reason.length > 0, 'with a reason')
 })
 
 test('every built-in preset gives its own size, and presets() round-trips as customPreset', async () => {

@@ -14,6 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+// Every block freed on an engine worker thread (decoders' row buffers, resize scratch, the
+// encoder's output) is zeroed before it goes back to the system: a library cannot choose the
+// allocator, the artifact must, and this extension module is one (its Rust allocations only).
+#[global_allocator]
+static ALLOC: lichtbild::WipeOnFree = lichtbild::WipeOnFree::system();
+
 // ---------------------------------------------------------------------------------------------
 // Errors: one table from the core's error codes to exception classes.
 
@@ -31,6 +37,8 @@ const ERROR_TABLE: &[(&str, &str, bool, &str)] = &[
     ("inference", "InferenceError", false, "ONNX Runtime failed while running a model."),
     ("encode", "EncodeError", false, "The headshot could not be encoded (e.g. max_kb cannot be met)."),
     ("cancelled", "CancelledError", false, "The job was cancelled before a worker started it."),
+    ("sandbox", "SandboxError", false, "The worker sandbox (seccomp, Landlock) could not be installed; Engine(sandbox=False) runs unconfined."),
+    ("seal", "SealError", false, "Sealing failed, or a sealed result could not be opened (wrong key, corrupted bytes)."),
     ("internal", "InternalError", false, "A bug in lichtbild; please report it."),
 ];
 
@@ -274,6 +282,8 @@ fn options_json(
     max_kb: Option<i64>,
     multi_face: &str,
     return_landmarks: bool,
+    seal_to: Option<Vec<String>>,
+    seal_passphrase: Option<String>,
 ) -> PyResult<String> {
     let custom = match custom_preset {
         Some(d) if !d.is_none() => Some(py_to_json(py, d)?),
@@ -290,6 +300,8 @@ fn options_json(
         "max_kb": max_kb,
         "multi_face": multi_face,
         "return_landmarks": return_landmarks,
+        "seal_to": seal_to,
+        "seal_passphrase": seal_passphrase,
     });
     Ok(spec.to_string())
 }
@@ -509,11 +521,14 @@ impl Engine {
     /// appearance consent). format: "jpeg", "png", "webp" or "pixels" (then Result.pixels is a
     /// numpy array). quality: 1..100. max_kb: largest encoded size. multi_face: "largest" or
     /// "error". return_landmarks: include the face-mesh points in the result.
+    /// seal_to: age X25519 recipients ("age1…"), or seal_passphrase: a passphrase (age scrypt),
+    /// not both: Result.image is then an age file, encrypted inside the engine, and
+    /// receipt["output"]["sealed"] says how; lichtbild.open_sealed opens it.
     ///
     /// The GIL is released while the engine's worker processes the photo. Raises a subclass of
     /// lichtbild.Error (NoFaceError, InvalidImageError, ...) on failure.
-    #[pyo3(signature = (data, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, format = "jpeg".to_owned(), quality = 92, max_kb = None, multi_face = "largest".to_owned(), return_landmarks = false))]
-    #[pyo3(text_signature = "(self, data, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, format='jpeg', quality=92, max_kb=None, multi_face='largest', return_landmarks=False)")]
+    #[pyo3(signature = (data, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, format = "jpeg".to_owned(), quality = 92, max_kb = None, multi_face = "largest".to_owned(), return_landmarks = false, seal_to = None, seal_passphrase = None))]
+    #[pyo3(text_signature = "(self, data, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, format='jpeg', quality=92, max_kb=None, multi_face='largest', return_landmarks=False, seal_to=None, seal_passphrase=None)")]
     #[allow(clippy::too_many_arguments)]
     fn process(
         &self,
@@ -530,8 +545,10 @@ impl Engine {
         max_kb: Option<i64>,
         multi_face: String,
         return_landmarks: bool,
+        seal_to: Option<Vec<String>>,
+        seal_passphrase: Option<String>,
     ) -> PyResult<Result> {
-        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, &format, quality, max_kb, &multi_face, return_landmarks)?;
+        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, &format, quality, max_kb, &multi_face, return_landmarks, seal_to, seal_passphrase)?;
         let options = build_options(py, &json, background_image)?;
         let src = Source::Encoded(bytes_of(py, data)?);
         let out = self.run(py, &src, &options)?;
@@ -559,7 +576,7 @@ impl Engine {
         retouch: Option<f64>,
         multi_face: String,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false)?;
+        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false, None, None)?;
         let options = build_options(py, &json, background_image)?;
         let src = Self::pixels_source(py, array)?;
         let out = self.run(py, &src, &options)?;
@@ -598,7 +615,7 @@ impl Engine {
         let mode: String = image.getattr("mode")?.extract()?;
         let image = if mode == "RGB" || mode == "RGBA" { image.clone() } else { image.call_method1("convert", ("RGBA",))? };
         let array = py.import("numpy")?.call_method1("asarray", (image,))?;
-        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false)?;
+        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false, None, None)?;
         let options = build_options(py, &json, background_image)?;
         let src = Self::pixels_source(py, &array)?;
         let out = self.run(py, &src, &options)?;
@@ -653,6 +670,30 @@ fn presets(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     to_py(py, &Preset::builtins())
 }
 
+/// Opens a sealed result (Engine.process with seal_to or seal_passphrase) in this process.
+///
+/// identity: the age secret key text ("AGE-SECRET-KEY-1…"; a whole identity file's text works),
+/// or passphrase: the seal passphrase; exactly one. Returns the encoded headshot. The core
+/// decrypts into a wiped buffer; the returned bytes are Python's and are not wiped. Raises
+/// SealError for a wrong key or corrupted bytes, InvalidOptionsError for a malformed identity.
+/// The GIL is released while decrypting (the passphrase mode's scrypt takes a moment).
+#[pyfunction]
+#[pyo3(signature = (data, *, identity = None, passphrase = None))]
+fn open_sealed<'py>(py: Python<'py>, data: &Bound<'py, PyAny>, identity: Option<String>, passphrase: Option<String>) -> PyResult<Bound<'py, PyBytes>> {
+    let with = match (identity, passphrase) {
+        (Some(i), None) => lichtbild::OpenWith::Identity(lichtbild::Passphrase::new(i)),
+        (None, Some(p)) => lichtbild::OpenWith::Passphrase(lichtbild::Passphrase::new(p)),
+        (i, p) => {
+            let what = if i.is_some() && p.is_some() { "not both" } else { "one is needed" };
+            return Err(to_pyerr(py, &lichtbild::Error::InvalidOptions(format!("open_sealed takes identity= or passphrase=, {what}"))));
+        }
+    };
+    let data = bytes_of(py, data)?;
+    let sealed = data.as_bytes();
+    let plain = py.detach(|| lichtbild::seal::open(sealed, &with)).map_err(|e| to_pyerr(py, &e))?;
+    Ok(PyBytes::new(py, &plain))
+}
+
 /// Every error code of the core, in order (for tests that check the exception table covers all).
 #[pyfunction]
 fn _error_codes() -> Vec<&'static str> {
@@ -676,6 +717,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Result>()?;
     m.add_class::<Finding>()?;
     m.add_function(wrap_pyfunction!(presets, m)?)?;
+    m.add_function(wrap_pyfunction!(open_sealed, m)?)?;
     m.add_function(wrap_pyfunction!(_engine_from_config, m)?)?;
     m.add_function(wrap_pyfunction!(_finding, m)?)?;
     m.add_function(wrap_pyfunction!(_result, m)?)?;

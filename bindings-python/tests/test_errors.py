@@ -30,6 +30,8 @@ EXPECTED = {
     "inference": "InferenceError",
     "encode": "EncodeError",
     "cancelled": "CancelledError",
+    "sandbox": "SandboxError",
+    "seal": "SealError",
     "internal": "InternalError",
 }
 

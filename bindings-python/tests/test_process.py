@@ -25,6 +25,18 @@ def test_headshot_has_the_presets_size_and_dpi(engine: lichtbild.Engine, hopper:
     assert res.landmarks is None
 
 
+def test_receipt_shows_the_sandbox_and_the_wiping_allocator(engine: lichtbild.Engine, small_hopper: bytes) -> None:
+    # The workers confine themselves (seccomp + Landlock) on Linux, and the extension installs
+    # lichtbild.WipeOnFree as its global allocator, so every block freed on a worker is zeroed.
+    res = engine.process(small_hopper, consent=CONSENT, custom_preset=SMALL)
+    assert res.receipt["sandbox"]["enforced"] is True, res.receipt["sandbox"]
+    assert any("seccomp" in m for m in res.receipt["sandbox"]["mechanisms"])
+    assert res.receipt["freed_memory"].startswith("all wiped"), res.receipt["freed_memory"]
+    unconfined = lichtbild.Engine(workers=1, sandbox=False).process(small_hopper, consent=CONSENT, custom_preset=SMALL)
+    assert unconfined.receipt["sandbox"]["enforced"] is False
+    assert unconfined.receipt["freed_memory"].startswith("all wiped")
+
+
 def test_png_webp_and_landmarks(engine: lichtbild.Engine, astronaut: bytes) -> None:
     res = engine.process(astronaut, consent=CONSENT, preset="linkedin", format="png", return_landmarks=True)
     assert res.image is not None

@@ -46,3 +46,20 @@ def errors(engine: lichtbild.Engine, photo: bytes) -> str:
     except lichtbild.Error as e:
         return e.code
     return "ok"
+
+
+def sealed(engine: lichtbild.Engine, photo: bytes, recipients: list[str], identity: str) -> bytes:
+    res = engine.process(photo, consent=lichtbild.Consent(face_geometry=True), seal_to=recipients)
+    assert res.image is not None
+    try:
+        return lichtbild.open_sealed(res.image, identity=identity)
+    except lichtbild.SealError as e:
+        raise RuntimeError(e.code) from e
+
+
+def sealed_with_passphrase(engine: lichtbild.Engine, photo: bytes, passphrase: str) -> bytes | None:
+    try:
+        res = engine.process(photo, consent=lichtbild.Consent(True), seal_passphrase=passphrase, format="png")
+    except lichtbild.SandboxError:
+        return None
+    return res.image

@@ -94,7 +94,7 @@ pub fn ensure_env(explicit: Option<&Path>, sandboxed: bool) -> Result<RuntimeInf
                 let env = builder.with_name("lichtbild").with_telemetry(false).build().map_err(|e| Error::RuntimeNotFound {
                     tried: format!("{tried}  - {}: loaded, but creating the environment failed: {e}\n", cand.display()),
                 })?;
-                let version = ort::info().split(',').next().unwrap_or("").trim().to_string();
+                let version = library_version(&cand).unwrap_or_else(|| ort::info().split(',').next().unwrap_or("").trim().to_string());
                 let info = RuntimeInfo { library: cand.clone(), version };
                 let _ = ENV.set((env, info.clone()));
                 return Ok(info);
@@ -103,6 +103,35 @@ pub fn ensure_env(explicit: Option<&Path>, sandboxed: bool) -> Result<RuntimeInf
         }
     }
     Err(Error::RuntimeNotFound { tried })
+}
+
+/// "1.32.0": the loaded library's own version string (its build-info string names no version).
+#[cfg(unix)]
+fn library_version(path: &Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: RTLD_NOLOAD only finds the library ort already loaded (no new load, no init code);
+    // OrtGetApiBase is the C entry point every ONNX Runtime exports, and the string it returns is
+    // static.
+    unsafe {
+        let h = libc::dlopen(c.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+        if h.is_null() {
+            return None;
+        }
+        let f = libc::dlsym(h, c"OrtGetApiBase".as_ptr());
+        let v = (!f.is_null()).then(|| {
+            let get: unsafe extern "C" fn() -> *const ort::sys::OrtApiBase = std::mem::transmute(f);
+            let base = get();
+            (!base.is_null()).then(|| std::ffi::CStr::from_ptr(((*base).GetVersionString)()).to_string_lossy().into_owned())
+        });
+        libc::dlclose(h);
+        v.flatten()
+    }
+}
+
+#[cfg(not(unix))]
+fn library_version(_: &Path) -> Option<String> {
+    None
 }
 
 /// A CPU session from model bytes: arena off (its memory cannot be wiped), own small thread pool.

@@ -104,8 +104,14 @@ pub enum OpenWith {
     Passphrase(Passphrase),
 }
 
-/// Decrypts a sealed result for display in this process. The plaintext lives in a wiped buffer.
+/// Decrypts a sealed result for display in this process. The plaintext lives in a wiped buffer,
+/// and the decryptor's own scratch memory is wiped as it is freed (with [`crate::WipeOnFree`]
+/// installed), whichever thread this runs on.
 pub fn open(sealed: &[u8], with: &OpenWith) -> Result<SecureBuf<u8>> {
+    crate::privacy::wipe_alloc::wiping(|| open_inner(sealed, with))
+}
+
+fn open_inner(sealed: &[u8], with: &OpenWith) -> Result<SecureBuf<u8>> {
     let dec = age::Decryptor::new(sealed).map_err(|e| Error::Seal(format!("not a readable age file: {e}")))?;
     let mut reader = match with {
         OpenWith::Identity(text) => {
@@ -127,7 +133,8 @@ pub fn open(sealed: &[u8], with: &OpenWith) -> Result<SecureBuf<u8>> {
         }
     }
     .map_err(|e| Error::Seal(format!("cannot open the sealed result: {e}")))?;
-    let mut plain = Vec::new();
+    // The plaintext is never longer than the ciphertext: no reallocation leaves copies behind.
+    let mut plain = Vec::with_capacity(sealed.len());
     let read = reader.read_to_end(&mut plain);
     let plain = SecureBuf::from_vec(plain);
     read.map_err(|e| Error::Seal(format!("the sealed result is corrupted: {e}")))?;

@@ -93,6 +93,7 @@ fn receipt_states_every_protection_and_nothing_about_the_person() {
     }
     assert_eq!(r.consent, vec!["face_geometry"]);
     assert_eq!(r.models.len(), 3);
+    assert!(r.runtime.version.starts_with("1."), "runtime version {:?}", r.runtime.version);
     assert!(r.models.iter().all(|m| m.sha256.len() == 64 && !m.licence.is_empty()));
     // The documented schema, key by key (PRIVACY.md): a change here is a schema change.
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();

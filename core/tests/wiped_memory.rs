@@ -146,4 +146,23 @@ fn freed_blocks_hold_no_photo_bytes() {
     }
     check(&engine, "PNG", Input::Encoded(&png), &needles);
 
+
+    // Opening a sealed result on the caller's own thread: the decryptor's scratch memory and the
+    // plaintext are wiped too.
+    let id = age::x25519::Identity::generate();
+    let key = {
+        use age::secrecy::ExposeSecret;
+        id.to_string().expose_secret().to_string()
+    };
+    let mut o = ProcessOptions::new(Preset::builtin("bewerbung-45x60").unwrap(), Consent::FACE_GEOMETRY);
+    o.seal = Some(Seal::Recipients(vec![id.to_public().to_string()]));
+    let sealed = engine.process(Input::Encoded(&jpg), &o).unwrap();
+    let with = OpenWith::Identity(Passphrase::new(key));
+    let reference = lichtbild::seal::open(sealed.image.bytes(), &with).unwrap().to_vec();
+    let needles: Vec<Vec<u8>> = (1..=6).map(|k| reference[reference.len() * k / 7..][..NEEDLE_LEN].to_vec()).collect();
+    arm(&needles);
+    let opened = lichtbild::seal::open(sealed.image.bytes(), &with).unwrap();
+    drop(opened);
+    ARMED.store(false, Ordering::Release);
+    assert_eq!(HITS.load(Ordering::Relaxed), 0, "opening a sealed result left plaintext in freed memory");
 }

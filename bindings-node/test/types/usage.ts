@@ -1,7 +1,7 @@
 // Type-checked with `tsc --strict --noEmit` against the installed package's index.d.ts (never
 // run): the API as a TypeScript user writes it, and mistakes the declarations must reject.
 import { readFileSync } from 'node:fs'
-import { Engine, presets, errorCodes } from 'lichtbild'
+import { Engine, presets, errorCodes, openSealed } from 'lichtbild'
 import type { ProcessOptions, ProcessResult, PixelsResult, Preset, Finding, EngineOptions } from 'lichtbild'
 
 const config: EngineOptions = { workers: 2, intraThreads: 1, sandbox: true, maxPixels: 50e6, maxBytes: 64 << 20 }
@@ -28,9 +28,13 @@ export async function headshot(path: string): Promise<number> {
   )
   const own: Preset = { ...presets()[0], name: 'own', widthPx: 600, heightPx: 800 }
   await engine.process(new Uint8Array(image), { customPreset: own, consent: { faceGeometry: true }, multiFace: 'error' })
+  const sealed: ProcessResult = await engine.process(image, { ...options, sealTo: ['age1…'] })
+  const byKey: Buffer = await openSealed(sealed.image, { identity: 'AGE-SECRET-KEY-1…' })
+  const byPass: Buffer = await openSealed(new Uint8Array(0), { passphrase: 'p' })
+  await engine.process(image, { ...options, sealPassphrase: 'p' })
   const codes: string[] = errorCodes()
   const lib: string = engine.runtime.library
-  return image.length + px.pixels.length + critical.length + codes.length + lib.length + engine.workers +
+  return image.length + byKey.length + byPass.length + px.pixels.length + critical.length + codes.length + lib.length + engine.workers +
     (points?.length ?? 0) + (format === 'png' ? 1 : 0) + (schema === 1 ? 1 : 0)
 }
 
@@ -50,3 +54,7 @@ engine.processPixels({ data: new Uint8Array(4), width: 1, height: 1, format: 'bg
 engine.process('photo.jpg', options)
 // @ts-expect-error engine options are typed
 export const badConfig = new Engine({ workers: 'two' })
+// @ts-expect-error openSealed needs { identity } or { passphrase }
+openSealed(Buffer.alloc(0), 'AGE-SECRET-KEY-1…')
+// @ts-expect-error recipients are a list
+export const oneRecipient: ProcessOptions = { consent: { faceGeometry: true }, sealTo: 'age1…' }

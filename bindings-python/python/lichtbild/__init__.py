@@ -3,7 +3,8 @@
 Build one :class:`Engine` and call :meth:`Engine.process` (bytes in, :class:`Result` out),
 :meth:`Engine.process_array` (numpy in and out) or :meth:`Engine.process_pil` (Pillow in and
 out) from any thread. Consent is always explicit: ``consent=Consent(face_geometry=True)``.
-Every failure is a subclass of :class:`Error` with a stable ``code``.
+Every failure is a subclass of :class:`Error` with a stable ``code``. With ``seal_to=`` or
+``seal_passphrase=`` the headshot leaves the engine encrypted (age); :func:`open_sealed` opens it.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from lichtbild._native import (
     NoFaceError,
     Result,
     RuntimeNotFoundError,
+    SandboxError,
+    SealError,
     TooLargeError,
     UnsupportedFormatError,
     __version__,
+    open_sealed,
     presets,
 )
 
@@ -53,9 +57,12 @@ __all__ = [
     "NoFaceError",
     "Result",
     "RuntimeNotFoundError",
+    "SandboxError",
+    "SealError",
     "TooLargeError",
     "UnsupportedFormatError",
     "__version__",
+    "open_sealed",
     "presets",
 ]
 

@@ -1,7 +1,7 @@
 # Type stubs of the Rust extension (hand-written; `make py-test` checks them against the module
 # with mypy.stubtest, so they cannot drift).
 from os import PathLike
-from typing import Any, Union, final
+from typing import Any, Sequence, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,8 @@ __all__ = [
     "NoFaceError",
     "Result",
     "RuntimeNotFoundError",
+    "SandboxError",
+    "SealError",
     "TooLargeError",
     "UnsupportedFormatError",
     "__version__",
@@ -37,6 +39,7 @@ __all__ = [
     "_error_codes",
     "_finding",
     "_result",
+    "open_sealed",
     "presets",
 ]
 
@@ -119,6 +122,8 @@ class Engine:
         max_kb: int | None = None,
         multi_face: str = "largest",
         return_landmarks: bool = False,
+        seal_to: Sequence[str] | None = None,
+        seal_passphrase: str | None = None,
     ) -> Result: ...
     def process_array(
         self,
@@ -169,9 +174,12 @@ class ModelIntegrityError(Error): ...
 class InferenceError(Error): ...
 class EncodeError(Error): ...
 class CancelledError(Error): ...
+class SandboxError(Error): ...
+class SealError(Error): ...
 class InternalError(Error): ...
 
 def presets() -> list[dict[str, Any]]: ...
+def open_sealed(data: _Bytes, *, identity: str | None = None, passphrase: str | None = None) -> bytes: ...
 def _engine_from_config(config: dict[str, Any]) -> Engine: ...
 def _error_codes() -> list[str]: ...
 def _error_class(code: str) -> type[Error]: ...

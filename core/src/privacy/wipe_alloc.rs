@@ -30,6 +30,20 @@ pub(crate) fn wipe_frees_on_this_thread() {
     WIPE_HERE.with(|w| w.set(true));
 }
 
+/// Runs `f` with this thread's frees wiped (for work on the photo outside a worker, such as
+/// opening a sealed result on the caller's thread), then restores the thread's setting.
+pub fn wiping<T>(f: impl FnOnce() -> T) -> T {
+    let before = WIPE_HERE.with(|w| w.replace(true));
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = WIPE_HERE.try_with(|w| w.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    f()
+}
+
 /// Whether blocks freed on this thread are zeroed by the allocator (installed and a worker).
 pub fn wipes_here() -> bool {
     INSTALLED.load(Ordering::Relaxed) && WIPE_HERE.try_with(Cell::get).unwrap_or(false)
