@@ -5,7 +5,7 @@
 #                       plug-in non-interactively, save, assert on the saved pixels
 #   make plugins-test-trixie   the same for Krita 5.2 and GIMP 3.0 in a Debian 13 chroot
 #                       (target/trixie-root, built with debootstrap the first time: ~6 minutes)
-# Each plug-in folder carries liblichtbild.so.0 and the ONNX Runtime library from the venv's
+# Each plug-in folder carries liblichtbild.so.$(C_ABI) and the ONNX Runtime library from the venv's
 # onnxruntime wheel, and hands that ONNX Runtime to the engine explicitly (ort_library).
 
 PLUGINS_OUT := out/plugins
@@ -31,7 +31,7 @@ plugins-krita: venv c-lib
 	cp plugins/krita/lichtbild_headshot.desktop $(PLUGINS_OUT)/krita/
 	cp plugins/krita/lichtbild_headshot/*.py plugins/krita/lichtbild_headshot/Manual.html $(KRITA_PKG)/
 	cp plugins/common/lichtbild_ctypes.py $(KRITA_PKG)/
-	objcopy --strip-debug $(LB_SO) $(KRITA_PKG)/lib/liblichtbild.so.0  # the release profile keeps debug info
+	objcopy --strip-debug $(LB_SO) $(KRITA_PKG)/lib/liblichtbild.so.$(C_ABI)  # the release profile keeps debug info
 	install -m 755 $(ORT_LIB) $(KRITA_PKG)/lib/
 	rm -f $(PLUGINS_OUT)/lichtbild-krita.zip
 	(cd $(PLUGINS_OUT)/krita && python3 -m zipfile -c ../lichtbild-krita.zip lichtbild_headshot.desktop lichtbild_headshot)
@@ -39,11 +39,11 @@ plugins-krita: venv c-lib
 # Linked against liblichtbild.so with an $ORIGIN rpath: the library sits next to the binary.
 plugins-gimp2: venv c-lib .plugins-deps.ok
 	rm -rf $(PLUGINS_OUT)/gimp-2.10 && mkdir -p $(GIMP2_DIR)
-	objcopy --strip-debug $(LB_SO) $(GIMP2_DIR)/liblichtbild.so.0
+	objcopy --strip-debug $(LB_SO) $(GIMP2_DIR)/liblichtbild.so.$(C_ABI)
 	install -m 755 $(ORT_LIB) $(GIMP2_DIR)/
 	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-deprecated-declarations -Ibindings-c/include \
 	  $$(pkg-config --cflags gimpui-2.0) plugins/gimp/lichtbild-headshot.c -o $(GIMP2_DIR)/lichtbild-headshot \
-	  -L$(GIMP2_DIR) -l:liblichtbild.so.0 -Wl,-rpath,'$$ORIGIN' $$(pkg-config --libs gimpui-2.0)
+	  -L$(GIMP2_DIR) -l:liblichtbild.so.$(C_ABI) -Wl,-rpath,'$$ORIGIN' $$(pkg-config --libs gimpui-2.0)
 	rm -f $(PLUGINS_OUT)/lichtbild-gimp-2.10.zip
 	(cd $(PLUGINS_OUT)/gimp-2.10 && python3 -m zipfile -c ../lichtbild-gimp-2.10.zip lichtbild-headshot)
 
@@ -53,7 +53,7 @@ plugins-gimp3: venv c-lib
 	rm -rf $(PLUGINS_OUT)/gimp-3 && mkdir -p $(GIMP3_DIR)/lib
 	install -m 755 plugins/gimp/gimp3/lichtbild-headshot.py $(GIMP3_DIR)/
 	install -m 644 plugins/common/lichtbild_ctypes.py $(GIMP3_DIR)/
-	objcopy --strip-debug $(LB_SO) $(GIMP3_DIR)/lib/liblichtbild.so.0
+	objcopy --strip-debug $(LB_SO) $(GIMP3_DIR)/lib/liblichtbild.so.$(C_ABI)
 	install -m 755 $(ORT_LIB) $(GIMP3_DIR)/lib/
 	rm -f $(PLUGINS_OUT)/lichtbild-gimp-3.zip
 	(cd $(PLUGINS_OUT)/gimp-3 && python3 -m zipfile -c ../lichtbild-gimp-3.zip lichtbild-headshot)

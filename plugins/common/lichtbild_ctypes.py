@@ -1,7 +1,7 @@
 """ctypes on liblichtbild (the C library) for the Python plug-ins (Krita, GIMP 3).
 
 Argument conversion and error mapping only: every decision (presets, backgrounds, consent, the
-pipeline) is the library's. The plug-in folder carries liblichtbild.so.0 and ONNX Runtime next to
+pipeline) is the library's. The plug-in folder carries liblichtbild.so.N and ONNX Runtime next to
 this file; the engine is given that ONNX Runtime explicitly, so nothing depends on the user's
 environment (LD_LIBRARY_PATH, ORT_DYLIB_PATH, a pip install).
 """
@@ -50,7 +50,9 @@ class _Options(ctypes.Structure):
 
 
 def _load():
-    lib = ctypes.CDLL(os.path.join(LIB_DIR, "liblichtbild.so.0"))
+    # liblichtbild.so.N: N is the ABI version the folder was assembled with.
+    found = sorted(glob.glob(os.path.join(LIB_DIR, "liblichtbild.so.*")))
+    lib = ctypes.CDLL(found[0] if found else os.path.join(LIB_DIR, "liblichtbild.so"))
     vp, st = ctypes.c_void_p, ctypes.c_int
     lib.lb_engine_new.argtypes = [ctypes.c_char_p, ctypes.POINTER(vp)]
     lib.lb_engine_new.restype = st

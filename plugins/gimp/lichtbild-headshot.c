@@ -2,7 +2,7 @@
  * GIMP 2.10 plug-in: Filters › Light and Shadow › Headshot (lichtbild)…
  * (procedure plug-in-lichtbild-headshot). Debian 12's GIMP 2.10 has no Python-Fu, so this one
  * is C, linked against liblichtbild. Argument conversion and error mapping only: every decision
- * is the library's. The plug-in folder carries liblichtbild.so.0 (found through the $ORIGIN
+ * is the library's. The plug-in folder carries liblichtbild.so.N (found through the $ORIGIN
  * rpath) and ONNX Runtime, which is passed to the engine explicitly as its `ort_library`.
  */
 #include <libgimp/gimp.h>
