@@ -46,7 +46,7 @@ pub fn wiping<T>(f: impl FnOnce() -> T) -> T {
 
 /// Whether blocks freed on this thread are zeroed by the allocator (installed and a worker).
 pub fn wipes_here() -> bool {
-    INSTALLED.load(Ordering::Relaxed) && WIPE_HERE.try_with(Cell::get).unwrap_or(false)
+    INSTALLED.load(Ordering::Relaxed) && this_thread_wipes()
 }
 
 /// Whether this process runs with [`WipeOnFree`] as its global allocator.
