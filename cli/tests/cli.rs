@@ -106,6 +106,19 @@ fn list_presets_is_json() {
     assert!(v.as_array().unwrap().iter().any(|p| p["name"] == "biometric-35x45"));
 }
 
+/// A bare environment like an ordinary desktop's. ONNX Runtime skips its telemetry when it sees a
+/// CI marker (`CI`, `GITHUB_ACTIONS`, ...) and writes under XDG_CACHE_HOME instead of HOME when that
+/// is set; the telemetry tests need the attempt to happen, under HOME, wherever they run.
+fn desktop_env(cmd: &mut Command) -> &mut Command {
+    cmd.env_clear();
+    for keep in ["PATH", "ORT_DYLIB_PATH", "LD_LIBRARY_PATH", "LANG"] {
+        if let Some(v) = std::env::var_os(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd
+}
+
 #[test]
 fn leaves_nothing_in_home() {
     // ONNX Runtime 1.32 writes telemetry files under $HOME/.cache when left to itself.
@@ -113,8 +126,7 @@ fn leaves_nothing_in_home() {
     let home = d.join("home");
     std::fs::create_dir_all(&home).unwrap();
     let out = d.join("x.jpg");
-    let r = bin()
-        .env_remove("ORT_DISABLE_TELEMETRY")
+    let r = desktop_env(&mut bin())
         .env("HOME", &home)
         .arg(fixture("grace_hopper.jpg"))
         .args(["-o", out.to_str().unwrap(), "--consent", "face-geometry"])
@@ -134,6 +146,7 @@ fn traced_run(name: &str, extra: &[&str], telemetry_env: Option<&str>) -> (bool,
     let (out, log) = (d.join("out").join("headshot.jpg"), d.join("strace.log"));
     std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let mut cmd = Command::new("strace");
+    desktop_env(&mut cmd);
     match telemetry_env {
         Some(v) => cmd.env("ORT_DISABLE_TELEMETRY", v),
         None => cmd.env_remove("ORT_DISABLE_TELEMETRY"),
