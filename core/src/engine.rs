@@ -262,7 +262,6 @@ impl Drop for Engine {
 fn worker_main(cfg: EngineConfig, rx: crossbeam_channel::Receiver<Request>, ready: crossbeam_channel::Sender<Result<(RuntimeInfo, SandboxState)>>) {
     // The sandbox comes first, so that ORT (its telemetry included) and every thread it spawns
     // start inside it. A sandbox that was asked for and cannot be installed stops the engine.
-    crate::privacy::wipe_alloc::wipe_frees_on_this_thread();
     let started = catch_unwind(AssertUnwindSafe(|| -> Result<(Sessions, RuntimeInfo, SandboxState)> {
         let sb = if cfg.sandbox {
             sandbox::enter().map_err(|reason| Error::Sandbox { reason })?

@@ -378,7 +378,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         metadata_removed: metadata,
         bytes_zeroised: take_zeroised_bytes(),
         bytes_locked: take_locked_bytes(),
-        freed_memory: if crate::privacy::wipe_alloc::wipes_here() { "all wiped (WipeOnFree allocator)" } else { "lichtbild buffers wiped; install WipeOnFree to wipe decoders' buffers too" },
+        freed_memory: if crate::privacy::wipe_alloc::installed() { "all wiped (WipeOnFree allocator)" } else { "lichtbild buffers wiped; install WipeOnFree to wipe decoders' buffers too" },
         cpu_arena: "disabled",
         retouched: strength > 0.0,
     };

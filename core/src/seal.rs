@@ -106,12 +106,8 @@ pub enum OpenWith {
 
 /// Decrypts a sealed result for display in this process. The plaintext lives in a wiped buffer,
 /// and the decryptor's own scratch memory is wiped as it is freed (with [`crate::WipeOnFree`]
-/// installed), whichever thread this runs on.
+/// installed).
 pub fn open(sealed: &[u8], with: &OpenWith) -> Result<SecureBuf<u8>> {
-    crate::privacy::wipe_alloc::wiping(|| open_inner(sealed, with))
-}
-
-fn open_inner(sealed: &[u8], with: &OpenWith) -> Result<SecureBuf<u8>> {
     let dec = age::Decryptor::new(sealed).map_err(|e| Error::Seal(format!("not a readable age file: {e}")))?;
     let mut reader = match with {
         OpenWith::Identity(text) => {

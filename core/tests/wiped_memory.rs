@@ -18,6 +18,9 @@ const NEEDLE_LEN: usize = 64;
 static ARMED: AtomicBool = AtomicBool::new(false);
 static HITS: AtomicUsize = AtomicUsize::new(0);
 static LARGEST_HIT: AtomicUsize = AtomicUsize::new(0);
+/// Blocks freed with any non-zero byte left, on any thread (the decoders' helper threads too).
+static DIRTY: AtomicUsize = AtomicUsize::new(0);
+static LARGEST_DIRTY: AtomicUsize = AtomicUsize::new(0);
 thread_local! {
     /// Set while a hit is being reported, so the report's own allocations are not inspected.
     static REPORTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -36,6 +39,10 @@ unsafe impl GlobalAlloc for Inspect {
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         if ARMED.load(Ordering::Acquire) && l.size() >= 16 {
             let block = std::slice::from_raw_parts(p, l.size());
+            if block.iter().any(|&b| b != 0) {
+                DIRTY.fetch_add(1, Ordering::Relaxed);
+                LARGEST_DIRTY.fetch_max(l.size(), Ordering::Relaxed);
+            }
             // SAFETY: written only while disarmed (see `arm`).
             let (needles, lens) = unsafe { (&*std::ptr::addr_of!(NEEDLES), &*std::ptr::addr_of!(NEEDLE_LENS)) };
             for i in 0..MAX_NEEDLES {
@@ -75,6 +82,8 @@ fn arm(needles: &[Vec<u8>]) {
     }
     HITS.store(0, Ordering::Relaxed);
     LARGEST_HIT.store(0, Ordering::Relaxed);
+    DIRTY.store(0, Ordering::Relaxed);
+    LARGEST_DIRTY.store(0, Ordering::Relaxed);
     ARMED.store(true, Ordering::Release);
 }
 
@@ -111,6 +120,10 @@ fn check(engine: &Engine, what: &str, input: Input<'_>, needles: &[Vec<u8>]) {
     assert!(out.receipt.freed_memory.starts_with("all wiped"), "{}", out.receipt.freed_memory);
     let (hits, largest) = (HITS.load(Ordering::Relaxed), LARGEST_HIT.load(Ordering::Relaxed));
     assert_eq!(hits, 0, "{what}: {hits} freed block(s) still held the photo's bytes (largest {largest} bytes)");
+    // Beyond the recognisable bytes: nothing freed during the run, on any thread (jpeg-decoder
+    // spawns its own per-component threads for coefficient rows), kept any content at all.
+    let (dirty, largest) = (DIRTY.load(Ordering::Relaxed), LARGEST_DIRTY.load(Ordering::Relaxed));
+    assert_eq!(dirty, 0, "{what}: {dirty} freed block(s) were not wiped (largest {largest} bytes)");
 }
 
 #[test]
@@ -121,10 +134,18 @@ fn freed_blocks_hold_no_photo_bytes() {
 
     // The tracker must see a plain buffer that held the pattern (else a pass would mean nothing).
     let needles = pixel_needles();
+    // (Straight through the tracker: WipeOnFree wipes every block freed on every thread.)
     arm(&needles);
-    drop(std::hint::black_box(img.as_raw().clone()));
+    unsafe {
+        let raw = img.as_raw();
+        let l = Layout::from_size_align(raw.len(), 1).unwrap();
+        let p = Inspect.alloc(l);
+        std::ptr::copy_nonoverlapping(raw.as_ptr(), p, raw.len());
+        Inspect.dealloc(p, l);
+    }
     ARMED.store(false, Ordering::Release);
     assert_eq!(HITS.load(Ordering::Relaxed), 1, "the tracker does not see freed blocks");
+    assert_eq!(DIRTY.load(Ordering::Relaxed), 1, "the tracker does not see unwiped blocks");
 
     // Raw pixels in: the input copy, the decoded raster and every derived full-size buffer.
     let px = PixelsRef { data: img.as_raw(), width: w, height: h, stride: w as usize * 3, format: PixelFormat::Rgb8 };

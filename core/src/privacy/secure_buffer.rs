@@ -141,8 +141,12 @@ impl<T: Zeroize + Copy + Default> Drop for SecureBuf<T> {
     fn drop(&mut self) {
         self.unlock();
         let bytes = self.v.capacity() * std::mem::size_of::<T>();
-        // Vec::zeroize wipes the spare capacity too.
-        self.v.zeroize();
+        // With WipeOnFree installed the allocator zeroes the whole block as the vector is freed
+        // right after this; a second pass over megabytes of frame would only cost time. Otherwise
+        // Vec::zeroize wipes it (spare capacity included).
+        if !crate::privacy::wipe_alloc::installed() {
+            self.v.zeroize();
+        }
         ZEROISED.with(|z| z.set(z.get() + bytes as u64));
     }
 }
