@@ -42,7 +42,7 @@ eval-deps: venv $(EVAL_VENV)/.ok $(EVAL_ISNET) .eval-sys.ok
 eval: eval-deps
 	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(EVAL_VENV)/bin/python tests/eval/eval.py
 
-# For iterating on lichtbild: reuses the peers' outputs of the last run (same photos, same peer
-# scripts) and writes to target/eval-work/ instead of the committed results.
+# For iterating on lichtbild's matte: reuses the peers' outputs of the last run (same photos, same
+# peer scripts), skips the slow user-ISNet row, writes to target/eval-work/ (not the committed files).
 eval-quick: eval-deps
-	EVAL_REUSE_PEERS=1 ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(EVAL_VENV)/bin/python tests/eval/eval.py
+	EVAL_REUSE_PEERS=1 EVAL_TOOLS=imgly-isnet,mediapipe-py,gf-baseline,lichtbild ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(EVAL_VENV)/bin/python tests/eval/eval.py

@@ -103,8 +103,8 @@ def build_photos() -> list[dict]:
     set_.append(dict(name="hopper", path=PHOTOS / "hopper.jpg", kind="real"))
     shutil.copy(ROOT / "tests/fixtures/astronaut.png", PHOTOS / "astronaut.png")
     set_.append(dict(name="astronaut", path=PHOTOS / "astronaut.png", kind="real"))
-    shutil.copy(sk / "camera.png", PHOTOS / "cameraman.png")
-    set_.append(dict(name="cameraman", path=PHOTOS / "cameraman.png", kind="real"))
+    # Grey-level, stored as RGB: imgly 1.4.5 refuses 1-channel PNGs ("Only 4-channel images").
+    save("cameraman", cv2.cvtColor(cv2.imread(str(sk / "camera.png"), cv2.IMREAD_GRAYSCALE), cv2.COLOR_GRAY2RGB), "real", ext="png")
     # Derived real photos: a tilted camera, an underexposed shot, a large (upscaled) file.
     h, w = hopper.shape[:2]
     R = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0)

@@ -27,10 +27,15 @@ const startup = Number(process.hrtime.bigint() - t0) / 1e6;
 for (const p of photos) {
   const times = [];
   let result;
-  for (let i = 0; i < n; i++) {
-    const t = process.hrtime.bigint();
-    result = await run(p);
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  try {
+    for (let i = 0; i < n; i++) {
+      const t = process.hrtime.bigint();
+      result = await run(p);
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+  } catch (e) {
+    console.log(JSON.stringify({ photo: path.parse(p).name, error: String(e.message || e) }));
+    continue;
   }
   writeFileSync(path.join(outDir, path.parse(p).name + '.png'), result);
   console.log(JSON.stringify({ photo: path.parse(p).name, times_ms: times, warmup_ms: startup }));
