@@ -57,6 +57,11 @@ pub struct Output {
     pub receipt: Receipt,
     /// The 468 face-mesh points in output pixels, only when `return_landmarks` was set.
     pub landmarks: Option<Vec<[f32; 2]>>,
+    /// With the landmarks: the map from full-resolution photo pixels to output pixels,
+    /// `[a, b, c, d, tx, ty]` with `x' = a x + b y + tx`, `y' = c x + d y + ty` (pixel-edge
+    /// coordinates: a pixel's centre is at +0.5). Lets an evaluation put reference mattes in the
+    /// output frame.
+    pub photo_to_frame: Option<[f32; 6]>,
 }
 
 #[derive(Debug)]

@@ -295,6 +295,11 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     });
     timer.lap("quality");
     let landmarks = o.return_landmarks.then(|| mesh_out.points.iter().map(|q| [q[0], q[1]]).collect());
+    // The raster is the photo scaled by src_scale about the origin (pixel-edge coordinates).
+    let photo_to_frame = o.return_landmarks.then(|| {
+        let k = loc.src_scale;
+        [t.a * k, t.b * k, t.c * k, t.d * k, t.tx, t.ty]
+    });
     let detection_score = loc.face.score;
     let (faces_found, metadata) = (loc.faces_found, loc.metadata.clone());
     drop(loc);
@@ -382,7 +387,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         cpu_arena: "disabled",
         retouched: strength > 0.0,
     };
-    Ok(Output { image, findings, receipt, landmarks })
+    Ok(Output { image, findings, receipt, landmarks, photo_to_frame })
 }
 
 fn to_rgba(img: &crate::raster::Image<u8>) -> SecureBuf<u8> {

@@ -130,6 +130,31 @@ fn hopper_matte_is_soft_at_the_hair() {
 }
 
 #[test]
+fn photo_to_frame_maps_the_photo_onto_the_output() {
+    let mut o = opts("bewerbung-45x60");
+    o.background = Some(Background::Transparent);
+    o.format = OutputFormat::Pixels;
+    assert!(engine().process(Input::Encoded(ASTRONAUT), &o).unwrap().photo_to_frame.is_none(), "only when asked");
+    o.return_landmarks = true;
+    let out = engine().process(Input::Encoded(ASTRONAUT), &o).unwrap();
+    let m = out.photo_to_frame.expect("asked with the landmarks");
+    let OutputImage::Pixels { width, height, rgba } = &out.image else { panic!("pixels expected") };
+    // Re-render the photo through the map: where the person is opaque it is the output.
+    let t = Affine { a: m[0], b: m[1], c: m[2], d: m[3], tx: m[4], ty: m[5] };
+    let again = compose(&to_raster(&rgb_of(ASTRONAUT)), &t, *width as usize, *height as usize).frame.to_u8();
+    let (mut diff, mut n) = (0u64, 0u64);
+    for (px, q) in rgba.chunks_exact(4).zip(again.data.chunks_exact(3)) {
+        if px[3] == 255 {
+            diff += (0..3).map(|c| px[c].abs_diff(q[c]) as u64).sum::<u64>();
+            n += 3;
+        }
+    }
+    assert!(n > 30_000, "too little opaque person: {n}");
+    let mean = diff as f64 / n as f64;
+    assert!(mean < 3.0, "the map does not reproduce the output: mean difference {mean}");
+}
+
+#[test]
 fn rotated_photo_is_levelled() {
     let src = rgb_of(ASTRONAUT);
     let rot = transformed(&src, 10.0, 1.0, 600, 600);
