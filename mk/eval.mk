@@ -1,7 +1,7 @@
 # The evaluation harness of issue #8 (tests/eval/): lichtbild against its peers on the same photos.
 # NOT part of `make test`: it takes minutes and installs evaluation-only peers (AGPL imgly among
 # them) into target/, which nothing ships or links. Every install step is stamped (idempotent).
-.PHONY: eval eval-quick eval-deps
+.PHONY: eval eval-quick eval-deps eval-sweep
 
 EVAL_VENV := target/eval-venv
 EVAL_NODE := target/eval-node
@@ -46,3 +46,10 @@ eval: eval-deps
 # peer scripts), skips the slow user-ISNet row, writes to target/eval-work/ (not the committed files).
 eval-quick: eval-deps
 	EVAL_REUSE_PEERS=1 EVAL_TOOLS=imgly-isnet,mediapipe-py,gf-baseline,lichtbild ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(EVAL_VENV)/bin/python tests/eval/eval.py
+
+# For tuning the matte refinement: scores RefineParams sets on the last eval run's photos in
+# seconds (`make eval-sweep PARAMS='[{}, {"gf_eps": 0.01}]'`; {} = the defaults).
+PARAMS ?= [{}]
+eval-sweep: eval-deps
+	$(CARGO) build --release -p lichtbild --example refine_sweep
+	cd tests/eval && ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) ../../$(EVAL_VENV)/bin/python sweep.py '$(PARAMS)'
