@@ -196,8 +196,8 @@ pub struct lb_options {
     /// `background`, `consent` (`{"face_geometry": true, "appearance": false}`), `retouch`,
     /// `format`, `quality`, `max_kb`, `multi_face`, `return_landmarks`, `seal_to`,
     /// `seal_passphrase`, `time_budget_ms` (milliseconds from the call, queue wait included,
-    /// after which the call fails with `LB_TIMEOUT`; absent = no budget). A key present in the JSON wins over the matching field of this struct;
-    /// unknown keys are an error.
+    /// after which the call fails with `LB_TIMEOUT`; absent = no budget). A key present in the
+    /// JSON wins over the matching field of this struct; unknown keys are an error.
     pub options_json: *const c_char,
     /// Seal the output: NULL, or an array of `seal_to_count` age X25519 recipients (`"age1…"`,
     /// e.g. the public key `age-keygen` prints). The result's data is then an age file (the
