@@ -377,8 +377,12 @@ impl Watchdog {
         self.cv.notify_all();
     }
 
-    fn disarm(&self, slot: usize) {
-        self.lock().slots[slot] = None;
+    /// Under the lock, so no terminate can follow; the flag is cleared for the worker's next
+    /// inference, budgeted or not.
+    fn disarm(&self, slot: usize, ro: &ort::session::RunOptions) {
+        let mut st = self.lock();
+        st.slots[slot] = None;
+        let _ = ro.unterminate();
     }
 
     fn run(&self) {
@@ -410,15 +414,28 @@ struct WorkerCtx {
     watchdog: Arc<Watchdog>,
 }
 
+/// The watchdog watches a worker while this lives (disarmed on drop, panics included).
+struct Armed<'a> {
+    ctx: &'a WorkerCtx,
+    ro: Arc<ort::session::RunOptions>,
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        self.ctx.watchdog.disarm(self.ctx.slot, &self.ro);
+    }
+}
+
 /// Runs one job under its time budget (if any): refused if the budget ran out in the queue; an
 /// inference the watchdog stopped is reported as the timeout it is.
 fn run_budgeted<T>(ctx: &WorkerCtx, deadline: Option<Deadline>, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let Some(d) = deadline else { return f() };
     d.check("while the request waited in the queue")?;
     let ro = runtime::run_options()?;
-    ctx.watchdog.arm(ctx.slot, d.at, ro);
+    ctx.watchdog.arm(ctx.slot, d.at, ro.clone());
+    let armed = Armed { ctx, ro };
     let r = f();
-    ctx.watchdog.disarm(ctx.slot);
+    drop(armed);
     match r {
         Err(e) if e.kind() == ErrorKind::Inference && d.expired() => Err(d.error("during an inference (stopped)")),
         r => r,
@@ -463,10 +480,7 @@ fn worker_main(
                 }
                 let deadline = job.deadline;
                 let r = catch_unwind(AssertUnwindSafe(|| run_budgeted(&ctx, deadline, || pipeline::process(&mut sessions, &info, &sb, job))))
-                    .unwrap_or_else(|p| {
-                        ctx.watchdog.disarm(ctx.slot);
-                        Err(panic_error(p))
-                    });
+                    .unwrap_or_else(|p| Err(panic_error(p)));
                 // A panicking callback must not take the worker down with it.
                 let _ = catch_unwind(AssertUnwindSafe(move || done(r)));
             }
@@ -524,6 +538,8 @@ mod tests {
         assert!(inner.contains("terminate"), "the inference was stopped by ONNX Runtime: {inner}");
         assert_eq!(r.unwrap_err().kind(), ErrorKind::Timeout);
 
+        // The next job without a budget is not hit by the flag the last one left.
+        assert_eq!(run_budgeted(&ctx, None, || crate::detect::detect(&mut session, &img)).unwrap().len(), 1);
         let later = Deadline { at: Instant::now() + Duration::from_secs(600), budget_ms: 600_000 };
         let faces = run_budgeted(&ctx, Some(later), || crate::detect::detect(&mut session, &img)).unwrap();
         assert_eq!(faces.len(), 1);
