@@ -54,10 +54,20 @@ export interface EngineOptions {
   intraThreads?: number
   /** Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true). */
   sandbox?: boolean
-  /** Largest accepted width x height of an input. */
+  /** Largest accepted width x height of an input (default 0x3FFF x 0x3FFF, about 268 MP). */
   maxPixels?: number
-  /** Largest accepted encoded input in bytes. */
+  /** Largest accepted encoded input in bytes (default 256 MiB). */
   maxBytes?: number
+  /**
+   * Largest output width x height a preset may ask for (default 25,000,000); a larger
+   * `customPreset` is refused with `too_large` before any work.
+   */
+  maxOutputPixels?: number
+  /**
+   * Requests that may wait for a worker (default 64); one more is rejected at once with
+   * `busy`. Bounds the memory queued requests hold (each holds a copy of its input).
+   */
+  maxQueue?: number
 }
 
 /** Every code this binding can reject with: the table above applied to every core kind. */
@@ -160,6 +170,11 @@ export interface ProcessOptions {
   sealTo?: Array<string>
   /** Seal with this passphrase instead (age scrypt). Not together with `sealTo`. */
   sealPassphrase?: string
+  /**
+   * Milliseconds the job may take from the call, queue wait included; past it the promise
+   * rejects with code `timeout` (never a partial result). Absent: no budget.
+   */
+  timeBudgetMs?: number
   /** Cancels the job while it waits for a worker (a running job finishes). */
   signal?: AbortSignal
 }

@@ -41,7 +41,8 @@ pub enum lb_status {
     LB_INVALID_INPUT = 1,
     /// The input is an image format lichtbild does not read (supported: JPEG, PNG, WebP, GIF).
     LB_UNSUPPORTED_FORMAT = 2,
-    /// The input exceeds the engine's limits (encoded bytes or pixel count).
+    /// The input exceeds the engine's limits (encoded bytes or pixel count), or the preset's
+    /// output exceeds `limits.max_output_pixels`.
     LB_TOO_LARGE = 3,
     /// No face was found in the photo.
     LB_NO_FACE = 4,
@@ -69,6 +70,12 @@ pub enum lb_status {
     /// Sealing the output failed, or a sealed result could not be opened (wrong identity or
     /// passphrase, corrupted or not an age file).
     LB_SEAL = 15,
+    /// The engine already has `max_queue` requests waiting (engine config, default 64): the
+    /// call was refused at once, nothing was queued. Try again later.
+    LB_BUSY = 16,
+    /// The request's time budget (`"time_budget_ms"` in `options_json`) ran out, counted from
+    /// the call (queue wait included). No output was produced.
+    LB_TIMEOUT = 17,
     /// A required pointer argument was NULL. (C API misuse, no core equivalent.)
     LB_NULL_POINTER = 100,
     /// An argument is invalid for the C API itself: a string that is not UTF-8, an unknown
@@ -98,6 +105,8 @@ const STATUS_TABLE: &[(lb_status, Option<ErrorKind>, &CStr)] = &[
     (LB_INTERNAL, Some(ErrorKind::Internal), c"internal"),
     (LB_SANDBOX, Some(ErrorKind::Sandbox), c"sandbox"),
     (LB_SEAL, Some(ErrorKind::Seal), c"seal"),
+    (LB_BUSY, Some(ErrorKind::Busy), c"busy"),
+    (LB_TIMEOUT, Some(ErrorKind::Timeout), c"timeout"),
     (LB_NULL_POINTER, None, c"null_pointer"),
     (LB_INVALID_ARGUMENT, None, c"invalid_argument"),
 ];
@@ -186,8 +195,9 @@ pub struct lb_options {
     /// struct has no field for, such as a whole custom preset: keys `preset`, `custom_preset`,
     /// `background`, `consent` (`{"face_geometry": true, "appearance": false}`), `retouch`,
     /// `format`, `quality`, `max_kb`, `multi_face`, `return_landmarks`, `seal_to`,
-    /// `seal_passphrase`. A key present in the JSON wins over the matching field of this struct;
-    /// unknown keys are an error.
+    /// `seal_passphrase`, `time_budget_ms` (milliseconds from the call, queue wait included,
+    /// after which the call fails with `LB_TIMEOUT`; absent = no budget). A key present in the
+    /// JSON wins over the matching field of this struct; unknown keys are an error.
     pub options_json: *const c_char,
     /// Seal the output: NULL, or an array of `seal_to_count` age X25519 recipients (`"age1…"`,
     /// e.g. the public key `age-keygen` prints). The result's data is then an age file (the
@@ -444,7 +454,10 @@ unsafe fn run(engine: *const lb_engine, input: impl FnOnce() -> Result<Input<'st
 /// `ort_library` (path of libonnxruntime; without it lichtbild tries `ORT_DYLIB_PATH`, then the
 /// directory of liblichtbild and of the program, then the system loader's search path),
 /// `workers` (0 = one per core, at most 4), `intra_threads`, `limits`
-/// (`{"max_pixels": N, "max_bytes": N}`), `sandbox` (default true).
+/// (`{"max_pixels": N, "max_bytes": N, "max_output_pixels": N}`: the largest input in pixels,
+/// default 268,402,689, and in encoded bytes, default 256 MiB; the largest output a preset may
+/// ask for, default 25,000,000 pixels), `max_queue` (requests that may wait for a worker,
+/// default 64; one more fails at once with `LB_BUSY`), `sandbox` (default true).
 ///
 /// Ownership: `config_json` is borrowed for the call. On `LB_OK`, `*out` receives a new engine
 /// the caller owns and must release with `lb_engine_free()`; on failure `*out` is set to NULL.

@@ -6,7 +6,7 @@
  *
  * ORT_DYLIB_PATH is removed from the environment first so that the "runtime not found" case is
  * real; the good engines name ONNX Runtime explicitly in their config. `quick` keeps valgrind's
- * run short: one worker, fewer pipeline runs, two threads instead of eight. Valgrind cannot run
+ * run short: one worker, fewer pipeline runs, two threads instead of 64. Valgrind cannot run
  * seccomp or Landlock, so under it (`quick`) a sandboxed engine must fail with LB_SANDBOX, and
  * every other engine turns the sandbox off explicitly; the plain and ASAN runs check that the
  * sandbox is enforced.
@@ -109,12 +109,14 @@ static void test_static_info(void) {
     CHECK(strcmp(lb_status_name(LB_NULL_POINTER), "null_pointer") == 0, "null");
     CHECK(strcmp(lb_status_name(LB_SANDBOX), "sandbox") == 0 && LB_SANDBOX == 14, "sandbox");
     CHECK(strcmp(lb_status_name(LB_SEAL), "seal") == 0 && LB_SEAL == 15, "seal");
+    CHECK(strcmp(lb_status_name(LB_BUSY), "busy") == 0 && LB_BUSY == 16, "busy");
+    CHECK(strcmp(lb_status_name(LB_TIMEOUT), "timeout") == 0 && LB_TIMEOUT == 17, "timeout");
     CHECK(strcmp(lb_status_name(12345), "unknown") == 0, "unknown");
     /* Every status has its own name. */
     int all[] = {LB_OK, LB_INVALID_INPUT, LB_UNSUPPORTED_FORMAT, LB_TOO_LARGE, LB_NO_FACE,
                  LB_MULTIPLE_FACES, LB_CONSENT_REQUIRED, LB_INVALID_OPTIONS, LB_RUNTIME_NOT_FOUND,
                  LB_MODEL_INTEGRITY, LB_INFERENCE, LB_ENCODE, LB_CANCELLED, LB_INTERNAL,
-                 LB_SANDBOX, LB_SEAL, LB_NULL_POINTER, LB_INVALID_ARGUMENT};
+                 LB_SANDBOX, LB_SEAL, LB_BUSY, LB_TIMEOUT, LB_NULL_POINTER, LB_INVALID_ARGUMENT};
     size_t n = sizeof all / sizeof all[0];
     for (size_t i = 0; i < n; i++) {
         CHECK(strcmp(lb_status_name(all[i]), "unknown") != 0, "status %d has no name", all[i]);
@@ -309,6 +311,65 @@ static void test_too_large(const char *ort) {
     CHECK_STATUS(lb_process_pixels(small, px, 1000 * 1000 * 4, 1000, 1000, 0, LB_PIXEL_RGBA8, &o, &r), LB_TOO_LARGE, r);
     free(px);
     lb_engine_free(small);
+    /* The output limit: bewerbung-45x60 is 531 x 709 = 376,479 pixels. */
+    lb_engine *narrow = new_engine(ort, 1, ", \"limits\": {\"max_output_pixels\": 300000}");
+    CHECK_STATUS(lb_process(narrow, jpeg, jpeg_len, &o, &r), LB_TOO_LARGE, r);
+    CHECK(strstr(lb_last_error_message(), "output"), "names the output: %s", lb_last_error_message());
+    lb_engine_free(narrow);
+}
+
+/* Back-pressure: one worker, max_queue 1, eight threads at once. One job runs, one waits, the
+ * rest are refused at once with LB_BUSY; every accepted one gives the reference output. */
+struct busy_job {
+    lb_engine *engine;
+    const lb_result *reference;
+    lb_status status;
+    int same;
+};
+
+static void *busy_worker(void *arg) {
+    struct busy_job *j = arg;
+    lb_options o = consenting();
+    lb_result *r = NULL;
+    j->status = lb_process(j->engine, jpeg, jpeg_len, &o, &r);
+    j->same = r && lb_result_len(r) == lb_result_len(j->reference) && memcmp(lb_result_data(r), lb_result_data(j->reference), lb_result_len(r)) == 0;
+    if (j->status == LB_BUSY) j->same = strstr(lb_last_error_message(), "requests waiting") != NULL && r == NULL;
+    lb_result_free(r);
+    return NULL;
+}
+
+static void test_busy_and_timeout(const char *ort, const lb_result *reference) {
+    lb_engine *e = new_engine(ort, 1, ", \"max_queue\": 1");
+    pthread_t t[8];
+    struct busy_job jobs[8];
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (struct busy_job){e, reference, LB_INTERNAL, 0};
+        CHECK(pthread_create(&t[i], NULL, busy_worker, &jobs[i]) == 0, "pthread_create");
+    }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        ok += jobs[i].status == LB_OK;
+        busy += jobs[i].status == LB_BUSY;
+        CHECK(jobs[i].status == LB_OK || jobs[i].status == LB_BUSY, "thread %d: %s", i, lb_status_name(jobs[i].status));
+        CHECK(jobs[i].same, "thread %d: %s result differs or the message is wrong", i, lb_status_name(jobs[i].status));
+    }
+    CHECK(ok >= 1 && busy >= 1, "8 threads, max_queue 1: %d ok, %d busy", ok, busy);
+
+    /* A budget of 1 ms cannot cover decode, detection and landmarks: LB_TIMEOUT, no result. */
+    lb_options o = consenting();
+    o.options_json = "{\"time_budget_ms\": 1}";
+    lb_result *r = (lb_result *)&r;
+    CHECK_STATUS(lb_process(e, jpeg, jpeg_len, &o, &r), LB_TIMEOUT, r);
+    CHECK(strstr(lb_last_error_message(), "time budget"), "message: %s", lb_last_error_message());
+    /* The engine keeps working, and an ample budget changes nothing. */
+    o.options_json = "{\"time_budget_ms\": 600000}";
+    r = NULL;
+    CHECK(lb_process(e, jpeg, jpeg_len, &o, &r) == LB_OK && r && lb_result_len(r) == lb_result_len(reference) &&
+              memcmp(lb_result_data(r), lb_result_data(reference), lb_result_len(r)) == 0,
+          "after a timeout: %s", lb_last_error_message());
+    lb_result_free(r);
+    lb_engine_free(e);
 }
 
 static double mean_abs_diff(const unsigned char *a, const unsigned char *b, size_t n) {
@@ -432,9 +493,10 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* Up to 64 threads on one engine at once: the default max_queue (64) takes them all. */
 static void test_threads(lb_engine *e, const lb_result *reference, int n) {
-    pthread_t t[8];
-    struct job jobs[8];
+    pthread_t t[64];
+    struct job jobs[64];
     for (int i = 0; i < n; i++) {
         jobs[i] = (struct job){e, reference, i, 0, 0};
         CHECK(pthread_create(&t[i], NULL, worker, &jobs[i]) == 0, "pthread_create");
@@ -637,11 +699,13 @@ int main(int argc, char **argv) {
         test_no_face(e);
         step("too large");
         test_too_large(ort);
+        step("busy and timeout");
+        test_busy_and_timeout(ort, reference);
     }
     step("sealed output");
     test_sealed(e, reference);
-    step("threads");
-    test_threads(e, reference, quick ? 2 : 8);
+    step(quick ? "threads (2)" : "threads (64 at once)");
+    test_threads(e, reference, quick ? 2 : 64);
     lb_result_free(reference);
     lb_engine_free(e);
     free(jpeg);

@@ -24,10 +24,12 @@ static ALLOC: lichtbild::WipeOnFree = lichtbild::WipeOnFree::system();
 // Errors: the one table. `code` is the core's stable string; only the JS `name` is chosen here.
 
 /// JS `name` of the error for a kind: `AbortError` for a cancelled job (what `fetch` and the
-/// platform use for an aborted signal), `LichtbildError` for everything else.
+/// platform use for an aborted signal), `TimeoutError` for a spent time budget (what
+/// `AbortSignal.timeout()` uses), `LichtbildError` for everything else.
 fn error_name(kind: ErrorKind) -> &'static str {
     match kind {
         ErrorKind::Cancelled => "AbortError",
+        ErrorKind::Timeout => "TimeoutError",
         _ => "LichtbildError",
     }
 }
@@ -123,10 +125,16 @@ pub struct EngineOptions {
     pub intra_threads: Option<u32>,
     /// Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true).
     pub sandbox: Option<bool>,
-    /// Largest accepted width x height of an input.
+    /// Largest accepted width x height of an input (default 0x3FFF x 0x3FFF, about 268 MP).
     pub max_pixels: Option<f64>,
-    /// Largest accepted encoded input in bytes.
+    /// Largest accepted encoded input in bytes (default 256 MiB).
     pub max_bytes: Option<f64>,
+    /// Largest output width x height a preset may ask for (default 25,000,000); a larger
+    /// `customPreset` is refused with `too_large` before any work.
+    pub max_output_pixels: Option<f64>,
+    /// Requests that may wait for a worker (default 64); one more is rejected at once with
+    /// `busy`. Bounds the memory queued requests hold (each holds a copy of its input).
+    pub max_queue: Option<u32>,
 }
 
 impl EngineOptions {
@@ -157,6 +165,12 @@ impl EngineOptions {
         }
         if let Some(b) = self.max_bytes {
             c.limits.max_bytes = whole("maxBytes", b)?;
+        }
+        if let Some(o) = self.max_output_pixels {
+            c.limits.max_output_pixels = whole("maxOutputPixels", o)?;
+        }
+        if let Some(q) = self.max_queue {
+            c.max_queue = q as usize;
         }
         Ok(c)
     }
@@ -258,6 +272,10 @@ pub struct ProcessOptions<'a> {
     /// Seal with this passphrase instead (age scrypt). Not together with `sealTo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seal_passphrase: Option<String>,
+    /// Milliseconds the job may take from the call, queue wait included; past it the promise
+    /// rejects with code `timeout` (never a partial result). Absent: no budget.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_budget_ms: Option<u32>,
     /// Cancels the job while it waits for a worker (a running job finishes).
     #[serde(skip)]
     #[napi(ts_type = "AbortSignal")]

@@ -21,7 +21,7 @@ const expectCode = async (promise, code) => {
 const DOCUMENTED = [
   'invalid_input', 'unsupported_format', 'too_large', 'no_face', 'multiple_faces', 'consent_required',
   'invalid_options', 'runtime_not_found', 'model_integrity', 'inference', 'encode', 'cancelled', 'sandbox', 'seal',
-  'internal',
+  'internal', 'busy', 'timeout',
 ]
 // No outside cause reaches these: the models are embedded and verified at start, ONNX Runtime
 // does not fail on valid tensors, seccomp installs on every Linux the suite runs on (the core's
@@ -138,6 +138,41 @@ test('runtime_not_found: no ONNX Runtime where it is looked for (fresh process)'
   assert.match(e.message, /\/nonexistent\/libonnxruntime\.so\.1: no such file/)
   assert.match(e.message, /onnxruntime-node@1\.30\.0/)
   seen.add('runtime_not_found')
+})
+
+test('too_large: a preset whose output is over maxOutputPixels, refused before any work', async () => {
+  const narrow = new Engine({ workers: 1, maxOutputPixels: 300000 })
+  // bewerbung-45x60 is 531 x 709 = 376,479 pixels; bewerbung-35x45 (413 x 531) fits.
+  const e = await expectCode(narrow.process(photo, { consent: CONSENT }), 'too_large')
+  assert.match(e.message, /output.*376479/)
+  assert.ok((await narrow.process(photo, { consent: CONSENT, preset: 'bewerbung-35x45' })).image.length > 1000)
+})
+
+test('busy: one worker, maxQueue 1, eight calls at once; the engine keeps working', async () => {
+  const one = new Engine({ workers: 1, maxQueue: 1 })
+  const settled = await Promise.allSettled(Array.from({ length: 8 }, () => one.process(photo, { consent: CONSENT })))
+  const busy = settled.filter((s) => s.status === 'rejected')
+  const done = settled.filter((s) => s.status === 'fulfilled').map((s) => s.value.image)
+  // A job takes tens of milliseconds: one runs, one waits, the others are refused at once.
+  assert.ok(busy.length >= 1 && done.length >= 1, `${done.length} done, ${busy.length} refused`)
+  for (const b of busy) {
+    assert.equal(b.reason.code, 'busy', b.reason.message)
+    assert.match(b.reason.message, /requests waiting/)
+  }
+  seen.add('busy')
+  for (const img of done) assert.ok(img.equals(done[0]))
+  assert.ok((await one.process(photo, { consent: CONSENT })).image.equals(done[0]))
+  assert.throws(() => new Engine({ maxQueue: 0 }), (e) => e.code === 'invalid_options')
+})
+
+test('timeout: a 1 ms budget cannot cover the pipeline; name TimeoutError; the engine keeps working', async () => {
+  const e = await expectCode(engine.process(photo, { consent: CONSENT, timeBudgetMs: 1 }), 'timeout')
+  assert.equal(e.name, 'TimeoutError')
+  assert.match(e.message, /1 ms/)
+  const a = await engine.process(photo, { consent: CONSENT, timeBudgetMs: 600000 })
+  const b = await engine.process(photo, { consent: CONSENT })
+  assert.ok(a.image.equals(b.image))
+  await expectCode(engine.process(photo, { consent: CONSENT, timeBudgetMs: 0 }), 'invalid_options')
 })
 
 test('every reachable code was produced by a real cause above', () => {

@@ -23,23 +23,26 @@ static ALLOC: lichtbild::WipeOnFree = lichtbild::WipeOnFree::system();
 // ---------------------------------------------------------------------------------------------
 // Errors: one table from the core's error codes to exception classes.
 
-/// (core code, class name, also a ValueError, docstring). Unknown future codes fall back to `Error`.
-const ERROR_TABLE: &[(&str, &str, bool, &str)] = &[
-    ("invalid_input", "InvalidImageError", false, "The input is not a readable image (truncated, empty, corrupt or a bad pixel buffer)."),
-    ("unsupported_format", "UnsupportedFormatError", false, "The input is an image format lichtbild does not read."),
-    ("too_large", "TooLargeError", false, "The input exceeds the engine's max_pixels or max_bytes limit."),
-    ("no_face", "NoFaceError", false, "No usable face was found in the photo."),
-    ("multiple_faces", "MultipleFacesError", false, "Several faces were found and multi_face=\"error\" was asked for."),
-    ("consent_required", "ConsentRequiredError", false, "The consent the operation needs was not given."),
-    ("invalid_options", "InvalidOptionsError", true, "An option or engine setting is invalid (also a ValueError)."),
-    ("runtime_not_found", "RuntimeNotFoundError", false, "ONNX Runtime could not be loaded; the message lists every path tried."),
-    ("model_integrity", "ModelIntegrityError", false, "An embedded model failed its integrity check."),
-    ("inference", "InferenceError", false, "ONNX Runtime failed while running a model."),
-    ("encode", "EncodeError", false, "The headshot could not be encoded (e.g. max_kb cannot be met)."),
-    ("cancelled", "CancelledError", false, "The job was cancelled before a worker started it."),
-    ("sandbox", "SandboxError", false, "The worker sandbox (seccomp, Landlock) could not be installed; Engine(sandbox=False) runs unconfined."),
-    ("seal", "SealError", false, "Sealing failed, or a sealed result could not be opened (wrong key, corrupted bytes)."),
-    ("internal", "InternalError", false, "A bug in lichtbild; please report it."),
+/// (core code, class name, a builtin exception it also is, docstring). Unknown future codes fall
+/// back to `Error`.
+const ERROR_TABLE: &[(&str, &str, Option<&str>, &str)] = &[
+    ("invalid_input", "InvalidImageError", None, "The input is not a readable image (truncated, empty, corrupt or a bad pixel buffer)."),
+    ("unsupported_format", "UnsupportedFormatError", None, "The input is an image format lichtbild does not read."),
+    ("too_large", "TooLargeError", None, "The input exceeds the engine's max_pixels or max_bytes limit."),
+    ("no_face", "NoFaceError", None, "No usable face was found in the photo."),
+    ("multiple_faces", "MultipleFacesError", None, "Several faces were found and multi_face=\"error\" was asked for."),
+    ("consent_required", "ConsentRequiredError", None, "The consent the operation needs was not given."),
+    ("invalid_options", "InvalidOptionsError", Some("ValueError"), "An option or engine setting is invalid (also a ValueError)."),
+    ("runtime_not_found", "RuntimeNotFoundError", None, "ONNX Runtime could not be loaded; the message lists every path tried."),
+    ("model_integrity", "ModelIntegrityError", None, "An embedded model failed its integrity check."),
+    ("inference", "InferenceError", None, "ONNX Runtime failed while running a model."),
+    ("encode", "EncodeError", None, "The headshot could not be encoded (e.g. max_kb cannot be met)."),
+    ("cancelled", "CancelledError", None, "The job was cancelled before a worker started it."),
+    ("sandbox", "SandboxError", None, "The worker sandbox (seccomp, Landlock) could not be installed; Engine(sandbox=False) runs unconfined."),
+    ("seal", "SealError", None, "Sealing failed, or a sealed result could not be opened (wrong key, corrupted bytes)."),
+    ("internal", "InternalError", None, "A bug in lichtbild; please report it."),
+    ("busy", "BusyError", None, "The engine already has max_queue requests waiting; try again later."),
+    ("timeout", "TimeBudgetError", Some("TimeoutError"), "The request's time_budget_ms ran out; no output was produced (also a TimeoutError)."),
 ];
 
 struct ErrorClasses {
@@ -52,7 +55,8 @@ static ERRORS: PyOnceLock<ErrorClasses> = PyOnceLock::new();
 fn error_classes(py: Python<'_>) -> PyResult<&ErrorClasses> {
     ERRORS.get_or_try_init(py, || {
         // `type(...)` rather than `create_exception!`: InvalidOptionsError has two bases.
-        let type_ = py.import("builtins")?.getattr("type")?;
+        let builtins = py.import("builtins")?;
+        let type_ = builtins.getattr("type")?;
         let ns = |doc: &str, code: Option<&str>| -> PyResult<Bound<'_, PyDict>> {
             let d = PyDict::new(py);
             d.set_item("__doc__", doc)?;
@@ -66,9 +70,9 @@ fn error_classes(py: Python<'_>) -> PyResult<&ErrorClasses> {
                         (\"no_face\", ...), the message is the core's.";
         let base = type_.call1(("Error", PyTuple::new(py, [py.get_type::<PyException>()])?, ns(base_doc, Some("error"))?))?;
         let mut by_code = Vec::with_capacity(ERROR_TABLE.len());
-        for &(code, name, value_error, doc) in ERROR_TABLE {
-            let bases = if value_error {
-                PyTuple::new(py, [base.clone(), py.get_type::<PyValueError>().into_any()])?
+        for &(code, name, also, doc) in ERROR_TABLE {
+            let bases = if let Some(builtin) = also {
+                PyTuple::new(py, [base.clone(), builtins.getattr(builtin)?])?
             } else {
                 PyTuple::new(py, [base.clone()])?
             };
@@ -284,6 +288,7 @@ fn options_json(
     return_landmarks: bool,
     seal_to: Option<Vec<String>>,
     seal_passphrase: Option<String>,
+    time_budget_ms: Option<i64>,
 ) -> PyResult<String> {
     let custom = match custom_preset {
         Some(d) if !d.is_none() => Some(py_to_json(py, d)?),
@@ -302,6 +307,7 @@ fn options_json(
         "return_landmarks": return_landmarks,
         "seal_to": seal_to,
         "seal_passphrase": seal_passphrase,
+        "time_budget_ms": time_budget_ms,
     });
     Ok(spec.to_string())
 }
@@ -377,7 +383,10 @@ fn rgba_array(py: Python<'_>, rgba: Vec<u8>, width: u32, height: u32) -> PyResul
 /// ort_library: path to libonnxruntime; by default ORT_DYLIB_PATH or else the library inside the
 /// installed `onnxruntime` wheel. workers: worker threads (0 = one per core, at most 4).
 /// intra_threads: ONNX Runtime threads per worker. sandbox: confine the workers (turn off only
-/// to debug). max_pixels / max_bytes: limits for untrusted input (None = the core's defaults).
+/// to debug). max_pixels / max_bytes: limits for untrusted input; max_output_pixels: the largest
+/// output (width x height) a preset may ask for; max_queue: requests that may wait for a worker
+/// before process() raises BusyError at once (None = the core's defaults: 268 MP, 256 MiB,
+/// 25 MP, 64).
 #[pyclass(module = "lichtbild", frozen)]
 struct Engine {
     inner: lichtbild::Engine,
@@ -475,7 +484,8 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (*, ort_library = None, workers = 0, intra_threads = 1, sandbox = true, max_pixels = None, max_bytes = None))]
+    #[pyo3(signature = (*, ort_library = None, workers = 0, intra_threads = 1, sandbox = true, max_pixels = None, max_bytes = None, max_output_pixels = None, max_queue = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         ort_library: Option<PathBuf>,
@@ -484,6 +494,8 @@ impl Engine {
         sandbox: bool,
         max_pixels: Option<i64>,
         max_bytes: Option<i64>,
+        max_output_pixels: Option<i64>,
+        max_queue: Option<i64>,
     ) -> PyResult<Self> {
         let args = PyDict::new(py);
         args.set_item("ort_library", ort_library.as_ref())?;
@@ -492,14 +504,18 @@ impl Engine {
         args.set_item("sandbox", sandbox)?;
         args.set_item("max_pixels", max_pixels)?;
         args.set_item("max_bytes", max_bytes)?;
+        args.set_item("max_output_pixels", max_output_pixels)?;
+        args.set_item("max_queue", max_queue)?;
         let mut limits = serde_json::Map::new();
-        if let Some(v) = max_pixels {
-            limits.insert("max_pixels".into(), v.into());
+        for (key, v) in [("max_pixels", max_pixels), ("max_bytes", max_bytes), ("max_output_pixels", max_output_pixels)] {
+            if let Some(v) = v {
+                limits.insert(key.into(), v.into());
+            }
         }
-        if let Some(v) = max_bytes {
-            limits.insert("max_bytes".into(), v.into());
+        let mut json = json!({"workers": workers, "intra_threads": intra_threads, "sandbox": sandbox, "limits": limits});
+        if let Some(q) = max_queue {
+            json["max_queue"] = q.into();
         }
-        let json = json!({"workers": workers, "intra_threads": intra_threads, "sandbox": sandbox, "limits": limits});
         let mut config = EngineConfig::from_json(&json.to_string()).map_err(|e| to_pyerr(py, &e))?;
         config.ort_library = match ort_library {
             Some(p) => Some(p),
@@ -524,11 +540,14 @@ impl Engine {
     /// seal_to: age X25519 recipients ("age1…"), or seal_passphrase: a passphrase (age scrypt),
     /// not both: Result.image is then an age file, encrypted inside the engine, and
     /// receipt["output"]["sealed"] says how; lichtbild.open_sealed opens it.
+    /// time_budget_ms: milliseconds the request may take from submission, queue wait included;
+    /// past it TimeBudgetError (also a builtin TimeoutError) is raised, never a partial result.
     ///
     /// The GIL is released while the engine's worker processes the photo. Raises a subclass of
-    /// lichtbild.Error (NoFaceError, InvalidImageError, ...) on failure.
-    #[pyo3(signature = (data, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, format = "jpeg".to_owned(), quality = 92, max_kb = None, multi_face = "largest".to_owned(), return_landmarks = false, seal_to = None, seal_passphrase = None))]
-    #[pyo3(text_signature = "(self, data, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, format='jpeg', quality=92, max_kb=None, multi_face='largest', return_landmarks=False, seal_to=None, seal_passphrase=None)")]
+    /// lichtbild.Error (NoFaceError, InvalidImageError, ...) on failure; BusyError at once when
+    /// the engine already has max_queue requests waiting.
+    #[pyo3(signature = (data, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, format = "jpeg".to_owned(), quality = 92, max_kb = None, multi_face = "largest".to_owned(), return_landmarks = false, seal_to = None, seal_passphrase = None, time_budget_ms = None))]
+    #[pyo3(text_signature = "(self, data, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, format='jpeg', quality=92, max_kb=None, multi_face='largest', return_landmarks=False, seal_to=None, seal_passphrase=None, time_budget_ms=None)")]
     #[allow(clippy::too_many_arguments)]
     fn process(
         &self,
@@ -547,8 +566,9 @@ impl Engine {
         return_landmarks: bool,
         seal_to: Option<Vec<String>>,
         seal_passphrase: Option<String>,
+        time_budget_ms: Option<i64>,
     ) -> PyResult<Result> {
-        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, &format, quality, max_kb, &multi_face, return_landmarks, seal_to, seal_passphrase)?;
+        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, &format, quality, max_kb, &multi_face, return_landmarks, seal_to, seal_passphrase, time_budget_ms)?;
         let options = build_options(py, &json, background_image)?;
         let src = Source::Encoded(bytes_of(py, data)?);
         let out = self.run(py, &src, &options)?;
@@ -560,9 +580,9 @@ impl Engine {
     ///
     /// The array is read in place when its rows are packed (C-contiguous or row-strided views);
     /// other layouts are copied once. Keyword arguments as for Engine.process (no format,
-    /// quality or max_kb: the output is always pixels).
-    #[pyo3(signature = (array, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, multi_face = "largest".to_owned()))]
-    #[pyo3(text_signature = "(self, array, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, multi_face='largest')")]
+    /// quality or max_kb: the output is always pixels; time_budget_ms as for Engine.process).
+    #[pyo3(signature = (array, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, multi_face = "largest".to_owned(), time_budget_ms = None))]
+    #[pyo3(text_signature = "(self, array, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, multi_face='largest', time_budget_ms=None)")]
     #[allow(clippy::too_many_arguments)]
     fn process_array<'py>(
         &self,
@@ -575,8 +595,9 @@ impl Engine {
         background_image: Option<&Bound<'_, PyAny>>,
         retouch: Option<f64>,
         multi_face: String,
+        time_budget_ms: Option<i64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false, None, None)?;
+        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false, None, None, time_budget_ms)?;
         let options = build_options(py, &json, background_image)?;
         let src = Self::pixels_source(py, array)?;
         let out = self.run(py, &src, &options)?;
@@ -589,8 +610,8 @@ impl Engine {
     /// Turns a Pillow image into a headshot, returned as an RGBA PIL.Image with the preset's dpi
     /// in `.info["dpi"]`. Needs Pillow (optional dependency). Images in modes other than RGB and
     /// RGBA are converted to RGBA first. Keyword arguments as for Engine.process_array.
-    #[pyo3(signature = (image, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, multi_face = "largest".to_owned()))]
-    #[pyo3(text_signature = "(self, image, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, multi_face='largest')")]
+    #[pyo3(signature = (image, *, consent, preset = Some("bewerbung-45x60".to_owned()), custom_preset = None, background = None, background_image = None, retouch = None, multi_face = "largest".to_owned(), time_budget_ms = None))]
+    #[pyo3(text_signature = "(self, image, *, consent, preset='bewerbung-45x60', custom_preset=None, background=None, background_image=None, retouch=None, multi_face='largest', time_budget_ms=None)")]
     #[allow(clippy::too_many_arguments)]
     fn process_pil<'py>(
         &self,
@@ -603,6 +624,7 @@ impl Engine {
         background_image: Option<&Bound<'_, PyAny>>,
         retouch: Option<f64>,
         multi_face: String,
+        time_budget_ms: Option<i64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let pil = py.import("PIL.Image").map_err(|e| {
             let err = PyErr::new::<pyo3::exceptions::PyImportError, _>("Engine.process_pil needs Pillow: pip install pillow");
@@ -615,7 +637,7 @@ impl Engine {
         let mode: String = image.getattr("mode")?.extract()?;
         let image = if mode == "RGB" || mode == "RGBA" { image.clone() } else { image.call_method1("convert", ("RGBA",))? };
         let array = py.import("numpy")?.call_method1("asarray", (image,))?;
-        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false, None, None)?;
+        let json = options_json(py, &consent, preset.as_deref(), custom_preset, background.as_deref(), retouch, "pixels", 92, None, &multi_face, false, None, None, time_budget_ms)?;
         let options = build_options(py, &json, background_image)?;
         let src = Self::pixels_source(py, &array)?;
         let out = self.run(py, &src, &options)?;

@@ -33,6 +33,8 @@ EXPECTED = {
     "sandbox": "SandboxError",
     "seal": "SealError",
     "internal": "InternalError",
+    "busy": "BusyError",
+    "timeout": "TimeBudgetError",
 }
 
 
@@ -45,6 +47,7 @@ def test_the_table_covers_every_core_code() -> None:
         assert issubclass(cls, lichtbild.Error) and cls is not lichtbild.Error and cls.code == code
         assert cls.__module__ == "lichtbild" and cls.__doc__
     assert issubclass(lichtbild.InvalidOptionsError, ValueError)
+    assert issubclass(lichtbild.TimeBudgetError, TimeoutError)
     assert issubclass(lichtbild.Error, Exception)
     # A code the binding does not know yet still raises the base class.
     assert lichtbild._native._error_class("from_the_future") is lichtbild.Error

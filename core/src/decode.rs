@@ -23,19 +23,25 @@ use crate::options::{PixelFormat, PixelsRef};
 use crate::privacy::secure_buffer::SecureBuf;
 use crate::raster::{Image, Rgb8};
 
-/// Safety limits for untrusted input.
+/// Safety limits for untrusted input and for what a request may ask to produce. Each is checked
+/// before the work it guards: bytes and pixel counts before anything is copied or decoded, the
+/// output size before a request is queued.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Largest accepted width x height (like sharp's `limitInputPixels`: 0x3FFF * 0x3FFF).
+    /// Largest accepted input width x height (like sharp's `limitInputPixels`: 0x3FFF * 0x3FFF,
+    /// about 268 MP).
     pub max_pixels: u64,
-    /// Largest accepted encoded input.
+    /// Largest accepted encoded input (256 MiB).
     pub max_bytes: u64,
+    /// Largest output width x height a preset may ask for (25 MP, e.g. 5000x5000; the built-in
+    /// presets are all under 1 MP). A custom preset beyond it is refused with `too_large`.
+    pub max_output_pixels: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pixels: 0x3FFF * 0x3FFF, max_bytes: 256 << 20 }
+        Limits { max_pixels: 0x3FFF * 0x3FFF, max_bytes: 256 << 20, max_output_pixels: 25_000_000 }
     }
 }
 

@@ -146,7 +146,8 @@ pub fn detect(session: &mut Session, img: &Rgb8) -> Result<Vec<Face>> {
 
     let (input, pw, ph) = preprocess(img);
     let tensor = ort::value::TensorRef::from_array_view(([1usize, 3, ph, pw], &input[..])).map_err(|e| Error::inference(STAGE, e))?;
-    let outputs = session.run(ort::inputs!["input" => tensor]).map_err(|e| Error::inference(STAGE, e))?;
+    let ro = crate::runtime::run_options()?;
+    let outputs = session.run_with_options(ort::inputs!["input" => tensor], &*ro).map_err(|e| Error::inference(STAGE, e))?;
     let get = |name: &str| -> Result<&[f32]> {
         let v = outputs.get(name).ok_or_else(|| Error::inference(STAGE, format!("model has no output `{name}`")))?;
         let (_, data) = v.try_extract_tensor::<f32>().map_err(|e| Error::inference(STAGE, e))?;

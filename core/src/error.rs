@@ -25,6 +25,10 @@ pub enum ErrorKind {
     /// Sealing failed, or a sealed result could not be opened (wrong key, corrupted bytes).
     Seal,
     Internal,
+    /// The engine's queue is full (`max_queue` requests waiting): refused at once, try later.
+    Busy,
+    /// The request's time budget (`time_budget_ms`) ran out; no output was produced.
+    Timeout,
 }
 
 impl ErrorKind {
@@ -45,6 +49,8 @@ impl ErrorKind {
         ErrorKind::Sandbox,
         ErrorKind::Seal,
         ErrorKind::Internal,
+        ErrorKind::Busy,
+        ErrorKind::Timeout,
     ];
 
     /// The stable code string (`"no_face"`, ...), identical in every binding.
@@ -65,6 +71,8 @@ impl ErrorKind {
             ErrorKind::Sandbox => "sandbox",
             ErrorKind::Seal => "seal",
             ErrorKind::Internal => "internal",
+            ErrorKind::Busy => "busy",
+            ErrorKind::Timeout => "timeout",
         }
     }
 }
@@ -75,7 +83,8 @@ pub enum Error {
     InvalidInput(String),
     #[error("unsupported image format: {0}")]
     UnsupportedFormat(String),
-    #[error("input too large: {what} is {actual}, the limit is {limit}")]
+    /// `what` names the limit: an input's bytes or pixels, or the output's pixels.
+    #[error("too large: {what} is {actual}, the limit is {limit}")]
     TooLarge { what: &'static str, actual: u64, limit: u64 },
     #[error("no face found in the photo (a frontal face of at least ~{min_px} px is needed)")]
     NoFace { min_px: u32 },
@@ -101,6 +110,10 @@ pub enum Error {
     Seal(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("the engine has {waiting} requests waiting (max_queue); try again later")]
+    Busy { waiting: usize },
+    #[error("the time budget of {budget_ms} ms ran out {stage}; no output was produced")]
+    Timeout { budget_ms: u64, stage: &'static str },
 }
 
 impl Error {
@@ -121,6 +134,8 @@ impl Error {
             Error::Sandbox { .. } => ErrorKind::Sandbox,
             Error::Seal(_) => ErrorKind::Seal,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Busy { .. } => ErrorKind::Busy,
+            Error::Timeout { .. } => ErrorKind::Timeout,
         }
     }
 

@@ -181,7 +181,8 @@ pub fn run(session: &mut Session, img: &Rgb8, face: &Face) -> Result<FaceMesh> {
     let input = crate::compose::compose(img, &t.inverse(), INPUT_SIZE, INPUT_SIZE).frame.data;
     let n = INPUT_SIZE;
     let tensor = ort::value::TensorRef::from_array_view(([1usize, n, n, 3], &input[..])).map_err(|e| Error::inference(STAGE, e))?;
-    let outputs = session.run(ort::inputs!["input_1" => tensor]).map_err(|e| Error::inference(STAGE, e))?;
+    let ro = crate::runtime::run_options()?;
+    let outputs = session.run_with_options(ort::inputs!["input_1" => tensor], &*ro).map_err(|e| Error::inference(STAGE, e))?;
     let get = |name: &str| -> Result<&[f32]> {
         let v = outputs.get(name).ok_or_else(|| Error::inference(STAGE, format!("model has no output `{name}`")))?;
         let (_, data) = v.try_extract_tensor::<f32>().map_err(|e| Error::inference(STAGE, e))?;

@@ -61,7 +61,8 @@ fn segment_into(session: &mut Session, input: &Image<f32>, mask: &mut Plane, mir
     let n = MODEL_SIZE * MODEL_SIZE;
     let t = ort::value::TensorRef::from_array_view(([1usize, MODEL_SIZE, MODEL_SIZE, 3], &input.data[..]))
         .map_err(|e| Error::inference("matte", e))?;
-    let out = session.run(ort::inputs!["input_1" => t]).map_err(|e| Error::inference("matte", e))?;
+    let ro = crate::runtime::run_options()?;
+    let out = session.run_with_options(ort::inputs!["input_1" => t], &*ro).map_err(|e| Error::inference("matte", e))?;
     let (_shape, data) = out["activation_10"].try_extract_tensor::<f32>().map_err(|e| Error::inference("matte", e))?;
     if data.len() != n {
         return Err(Error::inference("matte", format!("segmenter returned {} values, expected {n}", data.len())));
@@ -111,7 +112,8 @@ pub fn user_mask(session: &mut Session, m: &crate::models::UserModel, frame: &Im
     let e = |e: ort::Error| Error::inference("matte", e);
     let input_name = session.inputs().first().map(|i| i.name().to_string()).ok_or_else(|| Error::inference("matte", "the model has no input"))?;
     let t = ort::value::TensorRef::from_array_view((shape, &input[..])).map_err(e)?;
-    let out = session.run(ort::inputs![input_name.as_str() => t]).map_err(e)?;
+    let ro = crate::runtime::run_options()?;
+    let out = session.run_with_options(ort::inputs![input_name.as_str() => t], &*ro).map_err(e)?;
     let (oshape, data) = out[0].try_extract_tensor::<f32>().map_err(e)?;
     let dims: Vec<usize> = oshape.iter().map(|&d| d.max(0) as usize).collect();
     let n = dims.len();

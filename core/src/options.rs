@@ -171,6 +171,9 @@ pub struct ProcessOptions {
     pub return_landmarks: bool,
     /// Encrypt the encoded output (age format) before it leaves the engine.
     pub seal: Option<crate::seal::Seal>,
+    /// Time allowed from submission (queue wait included) to the start of the last stage; past
+    /// it the request fails with [`Error::Timeout`]. `None`: no budget.
+    pub time_budget: Option<std::time::Duration>,
 }
 
 impl ProcessOptions {
@@ -187,6 +190,7 @@ impl ProcessOptions {
             multi_face: MultiFacePolicy::Largest,
             return_landmarks: false,
             seal: None,
+            time_budget: None,
         }
     }
 
@@ -211,6 +215,9 @@ impl ProcessOptions {
                 return Err(Error::InvalidOptions("landmarks would leave the engine unsealed: do not ask for them with a sealed output".into()));
             }
             s.validate()?;
+        }
+        if self.time_budget.is_some_and(|t| t.is_zero()) {
+            return Err(Error::InvalidOptions("time_budget_ms must be at least 1 (leave it out for no budget)".into()));
         }
         if let Some(kb) = self.max_kb {
             if kb < 4 {
@@ -250,6 +257,9 @@ pub struct OptionsSpec {
     pub seal_to: Option<Vec<String>>,
     /// ... or with this passphrase (age scrypt). Not both.
     pub seal_passphrase: Option<String>,
+    /// Milliseconds the request may take from submission, queue wait included; past it the
+    /// request fails with `timeout` (never a partial output). Absent: no budget.
+    pub time_budget_ms: Option<u64>,
 }
 
 impl OptionsSpec {
@@ -296,6 +306,7 @@ impl OptionsSpec {
             (None, Some(p)) => Some(crate::seal::Seal::Passphrase(crate::seal::Passphrase::new(p))),
             (None, None) => None,
         };
+        o.time_budget = self.time_budget_ms.map(std::time::Duration::from_millis);
         o.validate()?;
         Ok(o)
     }

@@ -78,6 +78,35 @@ pub(crate) struct Job {
     pub input: JobInput,
     pub options: ProcessOptions,
     pub limits: Limits,
+    pub deadline: Option<Deadline>,
+}
+
+/// When a request's time budget runs out (submission time + `time_budget`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Deadline {
+    pub at: Instant,
+    pub budget_ms: u64,
+}
+
+impl Deadline {
+    pub fn expired(&self) -> bool {
+        Instant::now() >= self.at
+    }
+    pub fn error(&self, stage: &'static str) -> Error {
+        Error::Timeout { budget_ms: self.budget_ms, stage }
+    }
+    pub fn check(&self, stage: &'static str) -> Result<()> {
+        if self.expired() {
+            return Err(self.error(stage));
+        }
+        Ok(())
+    }
+}
+
+/// Checked before each stage, so a request over its budget stops at the next boundary (the
+/// engine's watchdog stops a running inference in between). Nothing partial is returned.
+fn budget(d: Option<Deadline>, stage: &'static str) -> Result<()> {
+    d.map_or(Ok(()), |d| d.check(stage))
 }
 
 /// Consent comes before anything else: without it, not one pixel is decoded or analysed.
@@ -140,6 +169,7 @@ fn head_geometry(mesh: &FaceMesh) -> HeadGeometry {
 
 /// Decodes, detects, picks the face, re-decodes at the scale the output needs, runs the mesh.
 fn locate(s: &mut Sessions, job: &Job, need_head_px: f32, timer: &mut Timer) -> Result<Located> {
+    budget(job.deadline, "before decoding")?;
     let (first, probe, metadata) = match &job.input {
         JobInput::Encoded(bytes) => {
             let probe = decode::probe(bytes, &job.limits)?;
@@ -155,6 +185,7 @@ fn locate(s: &mut Sessions, job: &Job, need_head_px: f32, timer: &mut Timer) -> 
     };
     timer.lap("decode");
 
+    budget(job.deadline, "before face detection")?;
     let (mut faces, mut det_to_raster) = detect_at(s, &first.image, DETECT_SIDE)?;
     if faces.is_empty() && first.image.width.max(first.image.height) as f32 > DETECT_SIDE {
         (faces, det_to_raster) = detect_at(s, &first.image, DETECT_SIDE_FINE)?;
@@ -176,6 +207,7 @@ fn locate(s: &mut Sessions, job: &Job, need_head_px: f32, timer: &mut Timer) -> 
     let decoded = match (&job.input, &probe) {
         (JobInput::Encoded(bytes), Some(p)) if want > first.scale * 1.001 => {
             drop(first);
+            budget(job.deadline, "before the detail decode")?;
             let d = decode::decode(bytes, p, want)?;
             timer.lap("decode_detail");
             d
@@ -184,6 +216,7 @@ fn locate(s: &mut Sessions, job: &Job, need_head_px: f32, timer: &mut Timer) -> 
     };
     let Decoded { image: src, scale: src_scale, .. } = decoded;
     let face = scale_face(&face_full, src_scale);
+    budget(job.deadline, "before landmarks")?;
     let mesh = landmarks::run(&mut s.mesh, &src, &face)?;
     timer.lap("landmarks");
     Ok(Located { src, src_scale, face, mesh, faces_found, metadata })
@@ -272,7 +305,9 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     let mut timer = Timer::new();
 
     let loc = locate(s, &job, p.head_height.target * h as f32, &mut timer)?;
+    let deadline = job.deadline;
     drop(job); // the input copy is wiped as soon as the raster exists
+    budget(deadline, "before composing")?;
     let g = head_geometry(&loc.mesh);
     let k = p.head_height.target * h as f32 / g.head;
     let t = Affine::similarity(g.eye_mid, Point::new(w as f32 * 0.5, p.eye_line.target * h as f32), -g.roll, k);
@@ -304,6 +339,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     let (faces_found, metadata) = (loc.faces_found, loc.metadata.clone());
     drop(loc);
 
+    budget(deadline, "before matting")?;
     let coarse = match &s.user_matting {
         Some(m) => matte::user_mask(&mut s.segment, m, &frame)?,
         None => matte::person_mask(&mut s.segment, &frame)?,
@@ -314,10 +350,12 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
 
     let strength = o.retouch_strength();
     if strength > 0.0 {
+        budget(deadline, "before retouching")?;
         retouch::apply(&mut fg, &alpha, &mesh_out, strength);
         timer.lap("retouch");
     }
 
+    budget(deadline, "before the background")?;
     let bg_choice = match &o.background {
         Some(b) => b.clone(),
         None => Background::parse(&p.default_background)?,
@@ -329,6 +367,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     drop(result);
     timer.lap("background");
 
+    budget(deadline, "before encoding")?;
     let (image, out_info) = match o.format {
         OutputFormat::Pixels => {
             let rgba = to_rgba(&result8);

@@ -1,9 +1,9 @@
 //! Finding and starting ONNX Runtime without any download, and building sessions from bytes.
 
 use crate::error::{Error, Result};
-use ort::session::Session;
+use ort::session::{RunOptions, Session};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Which ONNX Runtime library was loaded.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -157,4 +157,22 @@ pub fn session(stage: &'static str, model: &[u8], intra_threads: usize) -> Resul
 pub(crate) fn test_session(stage: &'static str, model: &[u8]) -> Session {
     ensure_env(None, false).expect("ONNX Runtime for tests: set ORT_DYLIB_PATH");
     session(stage, model, 1).unwrap()
+}
+
+thread_local! {
+    static RUN_OPTIONS: std::cell::RefCell<Option<Arc<RunOptions>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// This thread's `RunOptions`, passed to every inference run on it: the engine's watchdog sets its
+/// terminate flag when a request's time budget runs out, which stops a running inference.
+pub(crate) fn run_options() -> Result<Arc<RunOptions>> {
+    RUN_OPTIONS.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some(r) = &*slot {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(RunOptions::new().map_err(|e| Error::Internal(format!("cannot create ONNX Runtime run options: {e}")))?);
+        *slot = Some(r.clone());
+        Ok(r)
+    })
 }

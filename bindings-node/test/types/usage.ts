@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs'
 import { Engine, presets, errorCodes, openSealed } from 'lichtbild'
 import type { ProcessOptions, ProcessResult, PixelsResult, Preset, Finding, EngineOptions } from 'lichtbild'
 
-const config: EngineOptions = { workers: 2, intraThreads: 1, sandbox: true, maxPixels: 50e6, maxBytes: 64 << 20 }
+const config: EngineOptions = { workers: 2, intraThreads: 1, sandbox: true, maxPixels: 50e6, maxBytes: 64 << 20, maxOutputPixels: 25e6, maxQueue: 64 }
 const engine = new Engine(config)
 const plain = new Engine()
 
@@ -16,7 +16,7 @@ const options: ProcessOptions = {
 
 export async function headshot(path: string): Promise<number> {
   const ac = new AbortController()
-  const r: ProcessResult = await engine.process(readFileSync(path), { ...options, format: 'jpeg', quality: 90, signal: ac.signal })
+  const r: ProcessResult = await engine.process(readFileSync(path), { ...options, format: 'jpeg', quality: 90, signal: ac.signal, timeBudgetMs: 5000 })
   const image: Buffer = r.image
   const format: 'jpeg' | 'png' | 'webp' | 'pixels' = r.format
   const critical: Finding[] = r.findings.filter((f) => f.severity === 'critical')

@@ -15,6 +15,7 @@ import os
 from typing import Optional
 
 from lichtbild._native import (
+    BusyError,
     CancelledError,
     Consent,
     ConsentRequiredError,
@@ -33,6 +34,7 @@ from lichtbild._native import (
     RuntimeNotFoundError,
     SandboxError,
     SealError,
+    TimeBudgetError,
     TooLargeError,
     UnsupportedFormatError,
     __version__,
@@ -41,6 +43,7 @@ from lichtbild._native import (
 )
 
 __all__ = [
+    "BusyError",
     "CancelledError",
     "Consent",
     "ConsentRequiredError",
@@ -59,6 +62,7 @@ __all__ = [
     "RuntimeNotFoundError",
     "SandboxError",
     "SealError",
+    "TimeBudgetError",
     "TooLargeError",
     "UnsupportedFormatError",
     "__version__",

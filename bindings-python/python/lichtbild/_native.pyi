@@ -13,6 +13,7 @@ _PixelArray = Union[npt.NDArray[np.uint8], npt.NDArray[np.uint16], npt.NDArray[n
 
 __version__: str
 __all__ = [
+    "BusyError",
     "CancelledError",
     "Consent",
     "ConsentRequiredError",
@@ -31,6 +32,7 @@ __all__ = [
     "RuntimeNotFoundError",
     "SandboxError",
     "SealError",
+    "TimeBudgetError",
     "TooLargeError",
     "UnsupportedFormatError",
     "__version__",
@@ -106,6 +108,8 @@ class Engine:
         sandbox: bool = True,
         max_pixels: int | None = None,
         max_bytes: int | None = None,
+        max_output_pixels: int | None = None,
+        max_queue: int | None = None,
     ) -> Engine: ...
     def process(
         self,
@@ -124,6 +128,7 @@ class Engine:
         return_landmarks: bool = False,
         seal_to: Sequence[str] | None = None,
         seal_passphrase: str | None = None,
+        time_budget_ms: int | None = None,
     ) -> Result: ...
     def process_array(
         self,
@@ -136,6 +141,7 @@ class Engine:
         background_image: _Bytes | None = None,
         retouch: float | None = None,
         multi_face: str = "largest",
+        time_budget_ms: int | None = None,
     ) -> npt.NDArray[np.uint8]: ...
     def process_pil(
         self,
@@ -148,6 +154,7 @@ class Engine:
         background_image: _Bytes | None = None,
         retouch: float | None = None,
         multi_face: str = "largest",
+        time_budget_ms: int | None = None,
     ) -> Image: ...
     @property
     def config(self) -> dict[str, Any]: ...
@@ -177,6 +184,8 @@ class CancelledError(Error): ...
 class SandboxError(Error): ...
 class SealError(Error): ...
 class InternalError(Error): ...
+class BusyError(Error): ...
+class TimeBudgetError(Error, TimeoutError): ...
 
 def presets() -> list[dict[str, Any]]: ...
 def open_sealed(data: _Bytes, *, identity: str | None = None, passphrase: str | None = None) -> bytes: ...
