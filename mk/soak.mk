@@ -1,9 +1,10 @@
 # Soak (issue 9): 2,000 headshots on one engine (2 workers, 4 requests in flight) through each of
-# Rust, C, Python and Node, RSS sampled every 100 runs; after a 200-run warm-up every sample must
-# stay within +-5 % of the one at the end of the warm-up (ROBUSTNESS.md has the numbers).
+# Rust, C, Python and Node, RSS sampled every 100 runs; after a 200-run warm-up the median of the
+# last 5 samples must be within +-5 % of the median of the first 5 (ROBUSTNESS.md: why medians,
+# and the numbers).
 #   make soak          all four, one after another (niced: they share the machine)
 #   make soak-rust | soak-c | soak-python | soak-node     one of them
-# SOAK_RUNS=N changes the number of runs (at least 300: the warm-up plus one sample).
+# SOAK_RUNS=N changes the number of runs (1,200 or more keeps the two 5-sample windows apart).
 
 SOAK_RUNS ?= 2000
 SOAK_FIX := $(abspath tests/fixtures)
