@@ -273,9 +273,20 @@ def guided_filter(I: np.ndarray, p: np.ndarray, r: int, eps: float) -> np.ndarra
     return sum(box(a[..., c], r) * I[..., c] for c in range(3)) + box(b, r)
 
 
+def coarse_mask(sess: ort.InferenceSession, frame: np.ndarray) -> np.ndarray:
+    """lichtbild's coarse mask at frame size, as core/src/matte.rs `person_mask` makes it: the
+    frame stretched to 256x256, the segmenter on it and on its mirror image, the two averaged."""
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA)[None].astype(np.float32)
+    out = sess.run(["activation_10"], {"input_1": small})[0].reshape(256, 256)
+    mirrored = sess.run(["activation_10"], {"input_1": np.ascontiguousarray(small[:, :, ::-1])})[0].reshape(256, 256)[:, ::-1]
+    coarse = np.clip(0.5 * (out + mirrored), 0, 1)
+    return cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
 def gf_baseline(photos: list[dict], lb: dict[str, dict]) -> dict[str, dict]:
-    """lichtbild's frame (the photo through its photo_to_frame map) and lichtbild's coarse mask (the
-    same embedded MediaPipe segmenter, stretched to 256x256 as core/src/matte.rs does), refined by
+    """lichtbild's frame (the photo through its photo_to_frame map) and lichtbild's coarse mask
+    (`coarse_mask`, the same embedded segmenter run as core/src/matte.rs runs it), refined by
     ONE plain colour guided filter (radius 1.2 % of the short side, eps 1e-3: refine's first-pass
     values), no trimap, no foreground estimation (the frame's own colours)."""
     sess = ort.InferenceSession(str(SEGMENTER), providers=["CPUExecutionProvider"])
@@ -291,9 +302,7 @@ def gf_baseline(photos: list[dict], lb: dict[str, dict]) -> dict[str, dict]:
         w, h = r["preset"]["width_px"], r["preset"]["height_px"]
         photo = read_rgb(ph["path"])
         frame = warp(photo, r["photo_to_frame"], w, h, border=cv2.BORDER_REPLICATE)
-        small = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA)[None].astype(np.float32)
-        coarse = sess.run(["activation_10"], {"input_1": small})[0].reshape(256, 256)
-        coarse = cv2.resize(np.clip(coarse, 0, 1), (w, h), interpolation=cv2.INTER_LINEAR)
+        coarse = coarse_mask(sess, frame)
         rad = max(1, round(0.012 * min(w, h)))
         alpha = np.clip(guided_filter(frame, coarse.astype(np.float32), rad, 1e-3), 0, 1)
         ms = (time.perf_counter() - t0) * 1e3

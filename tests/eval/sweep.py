@@ -20,12 +20,6 @@ D = E.WORK / "sweep"
 SWEEP = E.TARGET / "release/examples/refine_sweep"
 seg = ort.InferenceSession(str(E.SEGMENTER), providers=["CPUExecutionProvider"])
 
-
-def segment(small: np.ndarray) -> np.ndarray:
-    out = seg.run(["activation_10"], {"input_1": small})[0].reshape(256, 256)
-    mirrored = seg.run(["activation_10"], {"input_1": np.ascontiguousarray(small[:, :, ::-1])})[0].reshape(256, 256)[:, ::-1]
-    return 0.5 * (out + mirrored)
-
 def prep():
     photos = sorted(p for p in E.PHOTOS.iterdir() if (E.WORK / "imgly-isnet" / f"{p.stem}.png").exists())
     (D / "lb").mkdir(parents=True, exist_ok=True)
@@ -44,9 +38,7 @@ def prep():
         truth0 = np.load(tp) if tp.exists() else None
         frame = E.warp(photo, m, w, h, border=cv2.BORDER_REPLICATE).astype(np.float32)
         cov = E.warp(np.ones(photo.shape[:2], np.float32), m, w, h)
-        small = cv2.resize(frame, (256, 256), interpolation=cv2.INTER_AREA)[None].astype(np.float32)
-        coarse = segment(small)
-        coarse = cv2.resize(np.clip(coarse, 0, 1), (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        coarse = E.coarse_mask(seg, frame)
         d = D / name
         d.mkdir(parents=True, exist_ok=True)
         frame.astype("<f4").tofile(d / "frame.f32"); coarse.astype("<f4").tofile(d / "coarse.f32"); cov.astype("<f4").tofile(d / "cov.f32")
