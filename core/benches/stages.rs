@@ -33,7 +33,23 @@ fn stages(c: &mut Criterion) {
 
     let raster = decode(&big, &p, 0.5).unwrap().image;
     let t = Affine::similarity(Point::new(750.0, 900.0), Point::new(265.0, 283.0), 0.05, 0.4);
-    c.bench_function("compose_1500x2000_to_531x709", |b| b.iter(|| compose(black_box(&raster), &t, 531, 709)));
+    // Band threads: 1 = the calling thread only; 2 = as an engine worker on this 2-core machine.
+    // With buffers kept as on a worker (`keep_wiped_buffers`) and without.
+    for keep in [false, true] {
+        if keep {
+            lichtbild::privacy::secure_buffer::keep_wiped_buffers(48 << 20);
+        }
+        for n in [1, 2] {
+            lichtbild::parallel::set_threads(n);
+            let kept = if keep { "_kept" } else { "" };
+            c.bench_function(&format!("compose_1500x2000_to_531x709_threads{n}{kept}"), |b| b.iter(|| compose(black_box(&raster), &t, 531, 709)));
+        }
+    }
+    lichtbild::parallel::set_threads(1);
+    // The 0.3 MP fixture's case: enlarged a little, no pre-reduction, all sampling.
+    let small = decode(&big, &p, 0.125).unwrap().image;
+    let ts = Affine::similarity(Point::new(190.0, 220.0), Point::new(265.0, 283.0), 0.05, 1.4);
+    c.bench_function("compose_375x500_to_531x709_kept", |b| b.iter(|| compose(black_box(&small), &ts, 531, 709)));
 
     let comp = compose(&raster, &t, 531, 709);
     let mut coarse = Plane::new(531, 709, 1);
@@ -43,7 +59,11 @@ fn stages(c: &mut Criterion) {
             coarse.data[y * 531 + x] = (1.5 - d).clamp(0.0, 1.0);
         }
     }
-    c.bench_function("matte_refine_531x709", |b| b.iter(|| refine(black_box(&comp.frame), &coarse, &comp.coverage)));
+    for n in [1, 2] {
+        lichtbild::parallel::set_threads(n);
+        c.bench_function(&format!("matte_refine_531x709_threads{n}_kept"), |b| b.iter(|| refine(black_box(&comp.frame), &coarse, &comp.coverage)));
+    }
+    lichtbild::parallel::set_threads(1);
 
     let out: Image<u8> = comp.frame.to_u8();
     c.bench_function("encode_jpeg_531x709", |b| b.iter(|| encode(black_box(&out), OutputFormat::Jpeg, 92, 300, None).unwrap()));

@@ -1,7 +1,8 @@
 //! End-to-end benchmark: engine start, then per-stage medians for a 12-MP and a 2-MP JPEG made by
 //! upscaling a fixture, on 1 and 2 workers, with peak RSS. One process per configuration so peak
-//! RSS belongs to it: `cargo run --release -p lichtbild --example e2e_bench -- 12mp 1 [iters] [intra]`
-//! (`intra`: ONNX Runtime threads per session, default 1).
+//! RSS belongs to it: `cargo run --release -p lichtbild --example e2e_bench -- 12mp 1 [iters] [intra] [pixel]`
+//! (`intra`: ONNX Runtime threads per session, default 1; `pixel`: threads for the pixel loops,
+//! default 0 = one per core).
 //! Without arguments it re-runs itself for every configuration and prints a markdown table.
 
 use lichtbild::{Consent, Engine, EngineConfig, Input, Preset, ProcessOptions};
@@ -32,7 +33,7 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn run(size: &str, workers: usize, iters: usize, intra_threads: usize) {
+fn run(size: &str, workers: usize, iters: usize, intra_threads: usize, pixel_threads: usize) {
     let (w, h) = match size {
         "12mp" => (3000, 4000),
         "2mp" => (1224, 1632),
@@ -43,7 +44,7 @@ fn run(size: &str, workers: usize, iters: usize, intra_threads: usize) {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = peak_rss_mb();
     let t = Instant::now();
-    let engine = Engine::new(EngineConfig { workers, intra_threads, ..Default::default() }).expect("engine");
+    let engine = Engine::new(EngineConfig { workers, intra_threads, pixel_threads, ..Default::default() }).expect("engine");
     let start_ms = t.elapsed().as_secs_f64() * 1e3;
     let o = ProcessOptions::new(Preset::builtin("bewerbung-45x60").unwrap(), Consent::FACE_GEOMETRY);
     engine.process(Input::Encoded(&input), &o).expect("warm-up");
@@ -74,7 +75,7 @@ fn run(size: &str, workers: usize, iters: usize, intra_threads: usize) {
         }
     });
     let per_sec = totals.len() as f64 / t_all.elapsed().as_secs_f64();
-    let mut line = format!("{size} ({w}x{h}, {} KB) workers={workers} intra={intra_threads}: start {start_ms:.0} ms, median {:.1} ms, {per_sec:.1} photos/s, peak RSS {:.0} MB (at start {rss_before:.0} MB) |", input.len() / 1024, median(&mut totals), peak_rss_mb());
+    let mut line = format!("{size} ({w}x{h}, {} KB) workers={workers} intra={intra_threads} pixel={pixel_threads}: start {start_ms:.0} ms, median {:.1} ms, {per_sec:.1} photos/s, peak RSS {:.0} MB (at start {rss_before:.0} MB) |", input.len() / 1024, median(&mut totals), peak_rss_mb());
     for (name, v) in stages.iter_mut() {
         line.push_str(&format!(" {name} {:.1}", median(v)));
     }
@@ -90,7 +91,8 @@ fn main() {
     if args.len() >= 2 {
         let iters = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
         let intra = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
-        run(&args[0], args[1].parse().unwrap(), iters, intra);
+        let pixel = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
+        run(&args[0], args[1].parse().unwrap(), iters, intra, pixel);
         return;
     }
     let exe = std::env::current_exe().unwrap();

@@ -43,14 +43,17 @@ pub fn composite(fg: &Image<f32>, alpha: &Plane, bg: Option<&Image<f32>>) -> Ima
             if fc == 0 || bc == 0 {
                 return out;
             }
-            for i in 0..n {
-                let a = alpha.data[i].clamp(0.0, 1.0);
-                for c in 0..3 {
-                    let f = fg.data[i * fc + c.min(fc - 1)];
-                    let b = bg.data[i * bc + c.min(bc - 1)];
-                    out.data[i * 3 + c] = a * f + (1.0 - a) * b;
+            crate::parallel::bands(&mut out.data, w * 3, |y0, band| {
+                for (j, o) in band.chunks_exact_mut(3).enumerate() {
+                    let i = y0 * w + j;
+                    let a = alpha.data[i].clamp(0.0, 1.0);
+                    for (c, o) in o.iter_mut().enumerate() {
+                        let f = fg.data[i * fc + c.min(fc - 1)];
+                        let b = bg.data[i * bc + c.min(bc - 1)];
+                        *o = a * f + (1.0 - a) * b;
+                    }
                 }
-            }
+            });
             out
         }
         None => {
@@ -157,25 +160,31 @@ fn studio(w: usize, h: usize, c: Rgb) -> Image<f32> {
     let (cx, cy) = (0.5 * w as f32, 0.35 * h as f32);
     let r = 0.5 * ((w * w + h * h) as f32).sqrt().max(1.0);
     let mut out = Image::<f32>::new(w, h, 3);
-    for y in 0..h {
-        let dy = (y as f32 + 0.5 - cy) / r;
-        for x in 0..w {
-            let dx = (x as f32 + 0.5 - cx) / r;
-            let d2 = dx * dx + dy * dy;
-            let light = (-d2 / (0.55 * 0.55)).exp();
-            let t = ((d2.sqrt() - 0.5) / 0.8).clamp(0.0, 1.0);
-            let vignette = t * t * (3.0 - 2.0 * t);
-            let gain = 0.8 + 0.45 * light - 0.15 * vignette;
-            let u = ((gain - G0) / (G1 - G0)).clamp(0.0, 1.0) * STEPS as f32;
-            let i = (u as usize).min(STEPS - 1);
-            let f = u - i as f32;
-            let dth = dither(x, y);
-            let (l0, l1) = (lut[i], lut[i + 1]);
-            for (ch, o) in out.data[(y * w + x) * 3..(y * w + x) * 3 + 3].iter_mut().enumerate() {
-                *o = (l0[ch] + f * (l1[ch] - l0[ch]) + dth).clamp(0.0, 1.0);
+    if w == 0 || h == 0 {
+        return out;
+    }
+    crate::parallel::bands(&mut out.data, w * 3, |y0, band| {
+        for (j, orow) in band.chunks_exact_mut(w * 3).enumerate() {
+            let y = y0 + j;
+            let dy = (y as f32 + 0.5 - cy) / r;
+            for (x, px) in orow.chunks_exact_mut(3).enumerate() {
+                let dx = (x as f32 + 0.5 - cx) / r;
+                let d2 = dx * dx + dy * dy;
+                let light = (-d2 / (0.55 * 0.55)).exp();
+                let t = ((d2.sqrt() - 0.5) / 0.8).clamp(0.0, 1.0);
+                let vignette = t * t * (3.0 - 2.0 * t);
+                let gain = 0.8 + 0.45 * light - 0.15 * vignette;
+                let u = ((gain - G0) / (G1 - G0)).clamp(0.0, 1.0) * STEPS as f32;
+                let i = (u as usize).min(STEPS - 1);
+                let f = u - i as f32;
+                let dth = dither(x, y);
+                let (l0, l1) = (lut[i], lut[i + 1]);
+                for (ch, o) in px.iter_mut().enumerate() {
+                    *o = (l0[ch] + f * (l1[ch] - l0[ch]) + dth).clamp(0.0, 1.0);
+                }
             }
         }
-    }
+    });
     out
 }
 

@@ -28,6 +28,9 @@ pub struct EngineConfig {
     pub workers: usize,
     /// ORT intra-op threads per worker session (they inherit the worker's protections).
     pub intra_threads: usize,
+    /// Threads one request's pixel loops may use (the worker's own included; they inherit its
+    /// protections). 0 = one per core.
+    pub pixel_threads: usize,
     pub limits: Limits,
     /// Confine each worker thread (seccomp, Landlock) before ORT starts on it. Turn off only to
     /// debug; the receipt then says the sandbox was not enforced.
@@ -46,6 +49,7 @@ impl Default for EngineConfig {
             ort_library: None,
             workers: 0,
             intra_threads: 1,
+            pixel_threads: 0,
             limits: Limits::default(),
             sandbox: true,
             matting_model: None,
@@ -447,6 +451,10 @@ fn run_budgeted<T>(ctx: &WorkerCtx, deadline: Option<Deadline>, f: impl FnOnce()
     }
 }
 
+/// Wiped frame buffers a worker keeps for its next photo (see `keep_wiped_buffers`): about what
+/// one 531x709 request has live at its peak.
+const KEPT_BUFFER_BYTES: usize = 24 << 20;
+
 fn worker_main(
     cfg: EngineConfig,
     rx: crossbeam_channel::Receiver<Request>,
@@ -462,6 +470,13 @@ fn worker_main(
             SandboxState::off("turned off in the engine configuration (sandbox: false)")
         };
         let info = runtime::ensure_env(cfg.ort_library.as_deref(), sb.enforced)?;
+        // Pixel loops split into bands across the cores, on threads spawned from this (already
+        // confined) thread. With several busy workers the bands only interleave.
+        crate::privacy::secure_buffer::keep_wiped_buffers(KEPT_BUFFER_BYTES);
+        crate::parallel::set_threads(match cfg.pixel_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n,
+        });
         Ok((Sessions::new(cfg.intra_threads.max(1), cfg.matting_model.as_ref())?, info, sb))
     }))
     .unwrap_or_else(|_| Err(Error::Internal("worker panicked while starting ONNX Runtime".into())));

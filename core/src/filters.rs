@@ -254,7 +254,7 @@ pub fn resize_region_u8(img: &Image<u8>, x0: f32, y0: f32, rw: f32, rh: f32, w: 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn resample<T: zeroize::Zeroize + Copy + Default + Into<f32>>(
+fn resample<T: zeroize::Zeroize + Copy + Default + Into<f32> + Sync + 'static>(
     img: &Image<T>,
     x0: f32,
     y0: f32,
@@ -276,31 +276,35 @@ fn resample<T: zeroize::Zeroize + Copy + Default + Into<f32>>(
     let ry1 = ty.start.iter().zip(&ty.weights).map(|(s, wv)| s + wv.len()).max().unwrap_or(0).min(img.height);
     // Horizontal first, into a (w x used rows) buffer, then vertical.
     let mut tmp = Image::<f32>::new(w, ry1.saturating_sub(ry0), ch);
-    for y in ry0..ry1 {
-        let row = &img.data[y * img.width * ch..(y + 1) * img.width * ch];
-        let orow = &mut tmp.data[(y - ry0) * w * ch..(y - ry0 + 1) * w * ch];
-        for x in 0..w {
-            let s = tx.start[x];
-            for c in 0..ch {
-                let mut acc = 0.0f32;
-                for (k, &wt) in tx.weights[x].iter().enumerate() {
-                    acc += wt * row[(s + k) * ch + c].into();
-                }
-                orow[x * ch + c] = acc * scale;
-            }
-        }
-    }
     let stride = w * ch;
-    for y in 0..h {
-        let s = ty.start[y] - ry0;
-        let orow = &mut out.data[y * stride..(y + 1) * stride];
-        for (k, &wt) in ty.weights[y].iter().enumerate() {
-            let srow = &tmp.data[(s + k) * stride..(s + k + 1) * stride];
-            for (o, &v) in orow.iter_mut().zip(srow) {
-                *o += wt * v;
+    crate::parallel::bands(&mut tmp.data, stride, |b0, band| {
+        for (j, orow) in band.chunks_exact_mut(stride).enumerate() {
+            let y = ry0 + b0 + j;
+            let row = &img.data[y * img.width * ch..(y + 1) * img.width * ch];
+            for x in 0..w {
+                let s = tx.start[x];
+                for c in 0..ch {
+                    let mut acc = 0.0f32;
+                    for (k, &wt) in tx.weights[x].iter().enumerate() {
+                        acc += wt * row[(s + k) * ch + c].into();
+                    }
+                    orow[x * ch + c] = acc * scale;
+                }
             }
         }
-    }
+    });
+    crate::parallel::bands(&mut out.data, stride, |y0, band| {
+        for (j, orow) in band.chunks_exact_mut(stride).enumerate() {
+            let y = y0 + j;
+            let s = ty.start[y] - ry0;
+            for (k, &wt) in ty.weights[y].iter().enumerate() {
+                let srow = &tmp.data[(s + k) * stride..(s + k + 1) * stride];
+                for (o, &v) in orow.iter_mut().zip(srow) {
+                    *o += wt * v;
+                }
+            }
+        }
+    });
     out
 }
 
@@ -477,24 +481,49 @@ pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
     if w == 0 || h == 0 || ch == 0 {
         return out;
     }
-    for (by, orow) in out.data.chunks_exact_mut(lw * ch).enumerate() {
-        let (y0, y1) = (by * k, ((by + 1) * k).min(h));
-        for irow in img.data[y0 * w * ch..y1 * w * ch].chunks_exact(w * ch) {
-            for (o, block) in orow.chunks_exact_mut(ch).zip(irow.chunks(k * ch)) {
-                for px in block.chunks_exact(ch) {
-                    for (a, &v) in o.iter_mut().zip(px) {
-                        *a += v;
+    crate::parallel::bands(&mut out.data, lw * ch, |b0, band| {
+        for (j, orow) in band.chunks_exact_mut(lw * ch).enumerate() {
+            let by = b0 + j;
+            let (y0, y1) = (by * k, ((by + 1) * k).min(h));
+            for irow in img.data[y0 * w * ch..y1 * w * ch].chunks_exact(w * ch) {
+                match ch {
+                    1 => block_sum_row::<1>(irow, orow, k),
+                    3 => block_sum_row::<3>(irow, orow, k),
+                    _ => {
+                        for (o, block) in orow.chunks_exact_mut(ch).zip(irow.chunks(k * ch)) {
+                            for px in block.chunks_exact(ch) {
+                                for (a, &v) in o.iter_mut().zip(px) {
+                                    *a += v;
+                                }
+                            }
+                        }
                     }
                 }
             }
+            for (bx, o) in orow.chunks_exact_mut(ch).enumerate() {
+                let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
+                let inv = 1.0 / n as f32;
+                o.iter_mut().for_each(|v| *v *= inv);
+            }
         }
-        for (bx, o) in orow.chunks_exact_mut(ch).enumerate() {
-            let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
-            let inv = 1.0 / n as f32;
-            o.iter_mut().for_each(|v| *v *= inv);
+    });
+    out
+}
+
+/// Adds each k-pixel run of `irow` into its block of `orow`; N channels, a constant so the
+/// sums stay in registers.
+fn block_sum_row<const N: usize>(irow: &[f32], orow: &mut [f32], k: usize) {
+    for (o, block) in orow.chunks_exact_mut(N).zip(irow.chunks(k * N)) {
+        let mut acc = [0.0f32; N];
+        for px in block.chunks_exact(N) {
+            for c in 0..N {
+                acc[c] += px[c];
+            }
+        }
+        for c in 0..N {
+            o[c] += acc[c];
         }
     }
-    out
 }
 
 /// Block means of a per-pixel vector `f(pixel index)` of N values, without ever materialising

@@ -17,6 +17,7 @@ pub mod matte;
 pub mod metadata;
 pub mod models;
 pub mod options;
+pub mod parallel;
 mod pipeline;
 pub mod presets;
 pub mod privacy;

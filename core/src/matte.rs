@@ -30,6 +30,13 @@ pub const MODEL_SIZE: usize = 256;
 
 /// Coarse person probability for `frame` (RGB float [0,1], any size), at frame size.
 pub fn person_mask(session: &mut Session, frame: &Image<f32>) -> Result<Plane> {
+    Ok(resize(&person_mask_small(session, frame)?, frame.width, frame.height))
+}
+
+/// [`person_mask`] at the segmenter's own 256x256 (the frame stretched to the square), which
+/// [`refine`] takes as is: upsampling it to the frame only for refine to average it back down
+/// cost more than the rest of the matte's arithmetic.
+pub fn person_mask_small(session: &mut Session, frame: &Image<f32>) -> Result<Plane> {
     let (w, h) = (frame.width, frame.height);
     if w == 0 || h == 0 {
         return Ok(Plane::new(w, h, 1));
@@ -42,27 +49,31 @@ pub fn person_mask(session: &mut Session, frame: &Image<f32>) -> Result<Plane> {
     // its edge errors are largely not mirror-symmetric, so the mean lies closer to the real edge
     // (edge-band error -5 % against ISNet, -8 % against true alpha in tests/eval; one more 256 px
     // inference).
-    let mut mask = Plane::new(MODEL_SIZE, MODEL_SIZE, 1);
-    segment_into(session, &small, &mut mask, false)?;
     let mut mirrored = Image::<f32>::new(MODEL_SIZE, MODEL_SIZE, 3);
     for (d, s) in mirrored.data.chunks_exact_mut(MODEL_SIZE * 3).zip(small.data.chunks_exact(MODEL_SIZE * 3)) {
         for (dp, sp) in d.chunks_exact_mut(3).zip(s.chunks_exact(3).rev()) {
             dp.copy_from_slice(sp);
         }
     }
-    drop(small);
-    segment_into(session, &mirrored, &mut mask, true)?;
-    Ok(resize(&mask, w, h))
+    let (mut mask, mut back) = (Plane::new(MODEL_SIZE, MODEL_SIZE, 1), Plane::new(MODEL_SIZE, MODEL_SIZE, 1));
+    // (A second session running the mirror image alongside cost 20 MB of peak RSS for a gain
+    // lost in this machine's noise.)
+    let ro = crate::runtime::run_options()?;
+    segment_into(session, &ro, &small, &mut mask, false)?;
+    segment_into(session, &ro, &mirrored, &mut back, true)?;
+    for (m, &b) in mask.data.iter_mut().zip(back.data.iter()) {
+        *m = 0.5 * (*m + b);
+    }
+    Ok(mask)
 }
 
-/// One segmenter run on a 256x256 RGB input. The first run writes its probabilities into `mask`;
-/// a `mirrored` run averages its (mirrored back) probabilities into it.
-fn segment_into(session: &mut Session, input: &Image<f32>, mask: &mut Plane, mirrored: bool) -> Result<()> {
+/// One segmenter run on a 256x256 RGB input, its probabilities into `mask` (mirrored back when
+/// the input was the mirror image).
+fn segment_into(session: &mut Session, ro: &ort::session::RunOptions, input: &Image<f32>, mask: &mut Plane, mirrored: bool) -> Result<()> {
     let n = MODEL_SIZE * MODEL_SIZE;
     let t = ort::value::TensorRef::from_array_view(([1usize, MODEL_SIZE, MODEL_SIZE, 3], &input.data[..]))
         .map_err(|e| Error::inference("matte", e))?;
-    let ro = crate::runtime::run_options()?;
-    let out = session.run_with_options(ort::inputs!["input_1" => t], &*ro).map_err(|e| Error::inference("matte", e))?;
+    let out = session.run_with_options(ort::inputs!["input_1" => t], ro).map_err(|e| Error::inference("matte", e))?;
     let (_shape, data) = out["activation_10"].try_extract_tensor::<f32>().map_err(|e| Error::inference("matte", e))?;
     if data.len() != n {
         return Err(Error::inference("matte", format!("segmenter returned {} values, expected {n}", data.len())));
@@ -71,7 +82,7 @@ fn segment_into(session: &mut Session, input: &Image<f32>, mask: &mut Plane, mir
     for (mrow, drow) in mask.data.chunks_exact_mut(MODEL_SIZE).zip(data.chunks_exact(MODEL_SIZE)) {
         if mirrored {
             for (m, &v) in mrow.iter_mut().zip(drow.iter().rev()) {
-                *m = 0.5 * (*m + clean(v));
+                *m = clean(v);
             }
         } else {
             for (m, &v) in mrow.iter_mut().zip(drow) {
@@ -186,8 +197,8 @@ pub const DEFAULT_PARAMS: RefineParams = RefineParams {
     fg_r2: 0.01,
 };
 
-/// Refines the coarse mask against the full-resolution frame.
-/// `coverage` is 1 where the frame holds photo pixels and 0 where the composition had to extend
+/// Refines the coarse mask (at frame size, or any size such as the segmenter's) against the
+/// full-resolution frame. `coverage` is 1 where the frame holds photo pixels and 0 where the composition had to extend
 /// past the photo's border (alpha there must be 0). Returns (alpha, foreground colours).
 pub fn refine(frame: &Image<f32>, coarse: &Plane, coverage: &Plane) -> (Plane, Image<f32>) {
     refine_with(frame, coarse, coverage, &DEFAULT_PARAMS)
@@ -200,7 +211,6 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
         return (Plane::new(w, h, 1), Image::new(w, h, 3));
     }
     let rgb = as_rgb(frame);
-    let coarse = fit_plane(coarse, w, h, 0.0);
     let coverage = fit_plane(coverage, w, h, 1.0);
     let s = w.min(h) as f32;
     let px = |f: f32| (f * s).round().max(1.0) as usize;
@@ -211,8 +221,15 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
     let k = ((s / 180.0).round() as usize).max(1);
     let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
     let guide_low = block_downsample(&rgb, k);
-    let coarse_low = block_downsample(&coarse, k);
-    let (lw, lh) = (guide_low.width, guide_low.height);
+    let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
+    // A frame-size mask is block-averaged onto the grid; a smaller one (the segmenter's 256 px
+    // output, as the pipeline passes it) is resampled straight to it.
+    let coarse_low = if coarse.width == w && coarse.height == h && coarse.channels == 1 {
+        block_downsample(coarse, k)
+    } else {
+        fit_plane(coarse, lw, lh, 0.0).into_owned()
+    };
+    debug_assert_eq!((lw, lh), (guide_low.width, guide_low.height));
 
     // Trimap from the coarse mask: `lower` = 1 where surely person, `upper` = 0 where surely
     // not; the band in between gets the filtered, soft alpha. Feathered so there is no seam.
@@ -275,38 +292,41 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
     let mut alpha = Plane::new(w, h, 1);
     let tri = BlockSampler::new(&trimap, w, k);
     let coef = BlockSampler::new(&ab, w, k);
-    for y in 0..h {
-        let by = y / k;
-        let (trow, crow) = (tri.row(y), coef.row(y));
-        for bx in 0..lw {
-            let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
-            let (arow, crow_cov) = (&mut alpha.data[y * w + x0..y * w + x1], &coverage.data[y * w + x0..y * w + x1]);
-            let kind = cell.data[by * lw + bx];
-            if kind == SURE_BG {
-                continue;
-            }
-            for (j, (a, &cv)) in arow.iter_mut().zip(crow_cov).enumerate() {
-                let cv = cv.clamp(0.0, 1.0);
-                if kind == SURE_FG || cv <= 0.0 {
-                    *a = cv;
+    crate::parallel::bands(&mut alpha.data, w, |y0, band| {
+        for (j, alpha_row) in band.chunks_exact_mut(w).enumerate() {
+            let y = y0 + j;
+            let by = y / k;
+            let (trow, crow) = (tri.row(y), coef.row(y));
+            for bx in 0..lw {
+                let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
+                let (arow, crow_cov) = (&mut alpha_row[x0..x1], &coverage.data[y * w + x0..y * w + x1]);
+                let kind = cell.data[by * lw + bx];
+                if kind == SURE_BG {
                     continue;
                 }
-                let x = x0 + j;
-                let [lo, hi] = tri.sample::<2>(&trow, x);
-                let v = if lo >= 1.0 - 1e-4 {
-                    1.0
-                } else if hi <= 1e-4 {
-                    0.0
-                } else {
-                    let i = y * w + x;
-                    let q = apply_coefficients(&coef, &crow, x, &rgb.data[i * 3..i * 3 + 3]);
-                    // Snap near-certain values: a 2 % haze over the background reads as a veil.
-                    ((q.clamp(lo, hi) - 0.02) / 0.96).clamp(0.0, 1.0)
-                };
-                *a = v * cv;
+                for (j, (a, &cv)) in arow.iter_mut().zip(crow_cov).enumerate() {
+                    let cv = cv.clamp(0.0, 1.0);
+                    if kind == SURE_FG || cv <= 0.0 {
+                        *a = cv;
+                        continue;
+                    }
+                    let x = x0 + j;
+                    let [lo, hi] = tri.sample::<2>(&trow, x);
+                    let v = if lo >= 1.0 - 1e-4 {
+                        1.0
+                    } else if hi <= 1e-4 {
+                        0.0
+                    } else {
+                        let i = y * w + x;
+                        let q = apply_coefficients(&coef, &crow, x, &rgb.data[i * 3..i * 3 + 3]);
+                        // Snap near-certain values: a 2 % haze over the background reads as a veil.
+                        ((q.clamp(lo, hi) - 0.02) / 0.96).clamp(0.0, 1.0)
+                    };
+                    *a = v * cv;
+                }
             }
         }
-    }
+    });
     drop((tri, coef));
     drop((ab, trimap, cell));
 
@@ -421,24 +441,27 @@ fn local_means(m: &[f32], out: &mut [f32]) {
 fn fuse(img: &Image<f32>, alpha: &Plane, fb: &Image<f32>, k: usize, fg: &mut Image<f32>) {
     let w = img.width;
     let sampler = BlockSampler::new(fb, w, k);
-    for y in 0..img.height {
-        let arow = &alpha.data[y * w..(y + 1) * w];
-        if arow.iter().all(|&a| a <= 0.0 || a >= 1.0) {
-            continue;
-        }
-        let row = sampler.row(y);
-        for (x, &a) in arow.iter().enumerate() {
-            if a <= 0.0 || a >= 1.0 {
+    crate::parallel::bands(&mut fg.data, w * 3, |y0, band| {
+        for (j, frow) in band.chunks_exact_mut(w * 3).enumerate() {
+            let y = y0 + j;
+            let arow = &alpha.data[y * w..(y + 1) * w];
+            if arow.iter().all(|&a| a <= 0.0 || a >= 1.0) {
                 continue;
             }
-            let m: [f32; 6] = sampler.sample(&row, x);
-            let i = (y * w + x) * 3;
-            for c in 0..3 {
-                let v = img.data[i + c];
-                fg.data[i + c] = (m[c] + a * (v - a * m[c] - (1.0 - a) * m[3 + c])).clamp(0.0, 1.0);
+            let row = sampler.row(y);
+            for (x, &a) in arow.iter().enumerate() {
+                if a <= 0.0 || a >= 1.0 {
+                    continue;
+                }
+                let m: [f32; 6] = sampler.sample(&row, x);
+                let i = (y * w + x) * 3;
+                for c in 0..3 {
+                    let v = img.data[i + c];
+                    frow[x * 3 + c] = (m[c] + a * (v - a * m[c] - (1.0 - a) * m[3 + c])).clamp(0.0, 1.0);
+                }
             }
         }
-    }
+    });
 }
 
 /// The first three channels (grey is replicated), as a packed RGB image (borrowed if it is one).
@@ -539,6 +562,23 @@ pub(crate) mod tests {
             }
         }
         assert!(worst < 0.02, "mask and mirrored mask differ by up to {worst}");
+    }
+
+    #[test]
+    fn refine_is_the_same_in_bands_and_from_the_small_mask() {
+        let frame = load_fixture("astronaut.png");
+        let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
+        let small = person_mask_small(&mut s, &frame).unwrap();
+        assert_eq!((small.width, small.height), (MODEL_SIZE, MODEL_SIZE));
+        let cov = ones(frame.width, frame.height);
+        let (a1, f1) = crate::parallel::with_threads(1, || refine(&frame, &small, &cov));
+        let (a2, f2) = crate::parallel::with_threads(2, || refine(&frame, &small, &cov));
+        assert_eq!(&a1.data[..], &a2.data[..]);
+        assert_eq!(&f1.data[..], &f2.data[..]);
+        // The 256 px mask gives (nearly) the alpha the frame-size one does.
+        let (a3, _) = refine(&frame, &person_mask(&mut s, &frame).unwrap(), &cov);
+        let mean = a1.data.iter().zip(a3.data.iter()).map(|(x, y)| (x - y).abs()).sum::<f32>() / a1.data.len() as f32;
+        assert!(mean < 0.005, "mean alpha difference {mean}");
     }
 
     #[test]

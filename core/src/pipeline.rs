@@ -342,7 +342,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     budget(deadline, "before matting")?;
     let coarse = match &s.user_matting {
         Some(m) => matte::user_mask(&mut s.segment, m, &frame)?,
-        None => matte::person_mask(&mut s.segment, &frame)?,
+        None => matte::person_mask_small(&mut s.segment, &frame)?,
     };
     let (alpha, mut fg) = matte::refine(&frame, &coarse, &coverage);
     drop((coarse, coverage));

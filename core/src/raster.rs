@@ -5,7 +5,7 @@ use zeroize::Zeroize;
 
 /// An interleaved image: `channels` values per pixel, rows packed without padding.
 #[derive(Clone, Debug)]
-pub struct Image<T: Zeroize + Copy + Default> {
+pub struct Image<T: Zeroize + Copy + Default + 'static> {
     pub width: usize,
     pub height: usize,
     pub channels: usize,
@@ -17,7 +17,7 @@ pub type Rgb8 = Image<u8>;
 /// Single-channel float plane in [0, 1] (masks, alpha, luminance).
 pub type Plane = Image<f32>;
 
-impl<T: Zeroize + Copy + Default> Image<T> {
+impl<T: Zeroize + Copy + Default + 'static> Image<T> {
     pub fn new(width: usize, height: usize, channels: usize) -> Self {
         Image { width, height, channels, data: SecureBuf::zeroed(width * height * channels) }
     }
@@ -79,9 +79,12 @@ impl Image<f32> {
     /// Converts [0, 1] floats to 8-bit with rounding and clamping.
     pub fn to_u8(&self) -> Image<u8> {
         let mut out = Image::<u8>::new(self.width, self.height, self.channels);
-        for (o, &i) in out.data.iter_mut().zip(self.data.iter()) {
-            *o = (i * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
-        }
+        let row = self.width * self.channels;
+        crate::parallel::bands(&mut out.data, row, |y0, band| {
+            for (o, &i) in band.iter_mut().zip(&self.data[y0 * row..]) {
+                *o = (i * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        });
         out
     }
 }

@@ -1,7 +1,8 @@
 //! The one owner of every byte derived from the photo: kept out of core dumps, locked in RAM
 //! where the limit allows, and zeroised when dropped.
 
-use std::cell::Cell;
+use std::any::{Any, TypeId};
+use std::cell::{Cell, RefCell};
 use std::ops::{Deref, DerefMut};
 use zeroize::Zeroize;
 
@@ -25,17 +26,114 @@ pub fn take_locked_bytes() -> u64 {
     LOCKED.with(|z| z.replace(0))
 }
 
+thread_local! {
+    /// Wiped buffers kept for the next request on this thread (engine workers only; see
+    /// [`keep_wiped_buffers`]).
+    static SPARE: RefCell<Option<Spare>> = const { RefCell::new(None) };
+}
+
+/// Buffers below this size are not worth keeping: the allocator reuses them cheaply anyway.
+const SPARE_MIN_BYTES: usize = 256 * 1024;
+
+struct Spare {
+    bufs: Vec<SpareBuf>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+struct SpareBuf {
+    ty: TypeId,
+    len: usize,
+    bytes: usize,
+    locked: (usize, usize),
+    /// A zeroed `Vec<T>` of `len` elements, its whole capacity.
+    v: Box<dyn Any>,
+}
+
+/// From now on, big buffers dropped on this thread are zeroed and kept (still locked, pages
+/// still mapped) for the next buffer of the same type and up to that length, up to `max_bytes`
+/// in total (the oldest go first).
+/// A worker makes the same frame-sized buffers for every photo of a preset, and a fresh one costs
+/// more than its content: page faults, the kernel clearing the pages, mlock and munlock, and
+/// unmapping. What is kept holds only zeros, so nothing of one photo survives into the next.
+pub fn keep_wiped_buffers(max_bytes: usize) {
+    SPARE.with(|s| *s.borrow_mut() = Some(Spare { bufs: Vec::new(), bytes: 0, max_bytes }));
+}
+
+/// Bytes currently kept by [`keep_wiped_buffers`] on this thread (for tests).
+pub fn kept_bytes() -> usize {
+    SPARE.with(|s| s.borrow().as_ref().map_or(0, |s| s.bytes))
+}
+
 /// A heap buffer that wipes its whole capacity on drop. Its length is fixed once made, so the
 /// pages it advised and locked stay the pages it owns.
-pub struct SecureBuf<T: Zeroize + Copy + Default> {
+pub struct SecureBuf<T: Zeroize + Copy + Default + 'static> {
     v: Vec<T>,
     /// The page-aligned range inside `v` that is mlocked (0 = none).
     locked: (usize, usize),
 }
 
-impl<T: Zeroize + Copy + Default> SecureBuf<T> {
+impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
     pub fn zeroed(len: usize) -> Self {
-        Self::from_vec(vec![T::default(); len])
+        Self::reused(len).unwrap_or_else(|| Self::from_vec(vec![T::default(); len]))
+    }
+
+    /// A kept buffer of exactly this type and length (all zeros), if this thread has one.
+    fn reused(len: usize) -> Option<Self> {
+        if len * std::mem::size_of::<T>() < SPARE_MIN_BYTES {
+            return None;
+        }
+        // try_with: during thread exit the pool may already be gone.
+        SPARE.try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            let spare = s.as_mut()?;
+            // Best fit among buffers at most twice as long: a frame buffer of the last photo also
+            // serves the smaller ones of the next, instead of both being kept.
+            let fits = |b: &SpareBuf| b.ty == TypeId::of::<T>() && b.len >= len && b.len <= 2 * len;
+            let (i, _) = spare.bufs.iter().enumerate().filter(|(_, b)| fits(b)).min_by_key(|(_, b)| b.len)?;
+            let b = spare.bufs.swap_remove(i);
+            spare.bytes -= b.bytes;
+            let mut v = *b.v.downcast::<Vec<T>>().ok()?;
+            v.truncate(len);
+            LOCKED.with(|l| l.set(l.get() + b.locked.1 as u64));
+            Some(SecureBuf { v, locked: b.locked })
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Zeroes this buffer and keeps it for reuse, if this thread keeps buffers and has room.
+    /// Returns false when the caller must free it as usual.
+    fn keep(&mut self) -> bool {
+        let bytes = self.v.capacity() * std::mem::size_of::<T>();
+        if bytes < SPARE_MIN_BYTES {
+            return false;
+        }
+        SPARE.try_with(|s| {
+            let Ok(mut s) = s.try_borrow_mut() else { return false };
+            let Some(spare) = s.as_mut() else { return false };
+            if bytes > spare.max_bytes {
+                return false;
+            }
+            // Oldest out first until it fits; what leaves is zero already and freed as usual.
+            while spare.bytes + bytes > spare.max_bytes && !spare.bufs.is_empty() {
+                let old = spare.bufs.remove(0);
+                spare.bytes -= old.bytes;
+                unlock_range(old.locked);
+            }
+            // Default is zero for the pixel types (u8, f32), and it is what `zeroed` promises;
+            // a plain fill is a memset, where Zeroize's volatile stores go element by element.
+            // The buffer is kept, not freed, so the stores cannot be optimised away.
+            let cap = self.v.capacity();
+            self.v.resize(cap, T::default()); // within capacity: no reallocation
+            self.v.fill(T::default());
+            let v = std::mem::take(&mut self.v);
+            spare.bufs.push(SpareBuf { ty: TypeId::of::<T>(), len: v.len(), bytes, locked: self.locked, v: Box::new(v) });
+            spare.bytes += bytes;
+            self.locked = (0, 0);
+            true
+        })
+        .unwrap_or(false)
     }
 
     /// Takes ownership of a vector (no copy); it is wiped on drop like any other.
@@ -46,7 +144,13 @@ impl<T: Zeroize + Copy + Default> SecureBuf<T> {
     }
 
     pub fn from_slice(s: &[T]) -> Self {
-        Self::from_vec(s.to_vec())
+        match Self::reused(s.len()) {
+            Some(mut b) => {
+                b.v.copy_from_slice(s);
+                b
+            }
+            None => Self::from_vec(s.to_vec()),
+        }
     }
 
     /// Hands the bytes out as a plain vector: the caller becomes responsible for them.
@@ -79,12 +183,17 @@ impl<T: Zeroize + Copy + Default> SecureBuf<T> {
     }
 
     fn unlock(&mut self) {
-        #[cfg(unix)]
-        if self.locked.1 > 0 {
-            // SAFETY: the same range mlock succeeded on, still owned by self.v.
-            unsafe { libc::munlock(self.locked.0 as *const libc::c_void, self.locked.1) };
-        }
+        unlock_range(self.locked);
         self.locked = (0, 0);
+    }
+}
+
+/// munlock of a range mlock succeeded on; the caller still owns the memory.
+fn unlock_range(locked: (usize, usize)) {
+    #[cfg(unix)]
+    if locked.1 > 0 {
+        // SAFETY: munlock only changes the lock state of pages the caller owns.
+        unsafe { libc::munlock(locked.0 as *const libc::c_void, locked.1) };
     }
 }
 
@@ -118,29 +227,33 @@ fn dontdump() -> libc::c_int {
     libc::MADV_NORMAL
 }
 
-impl<T: Zeroize + Copy + Default> Deref for SecureBuf<T> {
+impl<T: Zeroize + Copy + Default + 'static> Deref for SecureBuf<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         &self.v
     }
 }
 
-impl<T: Zeroize + Copy + Default> DerefMut for SecureBuf<T> {
+impl<T: Zeroize + Copy + Default + 'static> DerefMut for SecureBuf<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         &mut self.v
     }
 }
 
-impl<T: Zeroize + Copy + Default> Clone for SecureBuf<T> {
+impl<T: Zeroize + Copy + Default + 'static> Clone for SecureBuf<T> {
     fn clone(&self) -> Self {
         Self::from_slice(&self.v)
     }
 }
 
-impl<T: Zeroize + Copy + Default> Drop for SecureBuf<T> {
+impl<T: Zeroize + Copy + Default + 'static> Drop for SecureBuf<T> {
     fn drop(&mut self) {
-        self.unlock();
         let bytes = self.v.capacity() * std::mem::size_of::<T>();
+        if self.keep() {
+            ZEROISED.with(|z| z.set(z.get() + bytes as u64));
+            return;
+        }
+        self.unlock();
         // With WipeOnFree installed the allocator zeroes the whole block as the vector is freed
         // right after this; a second pass over megabytes of frame would only cost time. Otherwise
         // Vec::zeroize wipes it (spare capacity included).
@@ -151,7 +264,7 @@ impl<T: Zeroize + Copy + Default> Drop for SecureBuf<T> {
     }
 }
 
-impl<T: Zeroize + Copy + Default> std::fmt::Debug for SecureBuf<T> {
+impl<T: Zeroize + Copy + Default + 'static> std::fmt::Debug for SecureBuf<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SecureBuf(len={})", self.v.len())
     }
@@ -192,6 +305,42 @@ mod tests {
         }
         let v = b.into_vec();
         assert_eq!(v.len(), 1 << 20);
+    }
+
+    #[test]
+    fn kept_buffers_come_back_zeroed_and_bounded() {
+        std::thread::spawn(|| {
+            keep_wiped_buffers(3 << 20);
+            let mut a = SecureBuf::<f32>::zeroed(1 << 18); // 1 MiB
+            a.fill(7.5);
+            let p = a.as_ptr();
+            drop(a);
+            assert_eq!(kept_bytes(), 1 << 20);
+            // Same type, a little shorter: the kept buffer, all zeros, at the asked length.
+            let b = SecureBuf::<f32>::zeroed((1 << 18) - 100);
+            assert_eq!(b.as_ptr(), p);
+            assert_eq!(b.len(), (1 << 18) - 100);
+            assert!(b.iter().all(|&v| v == 0.0));
+            assert_eq!(kept_bytes(), 0);
+            // Another type or less than half the length does not take it.
+            drop(b);
+            assert_ne!(SecureBuf::<u8>::zeroed(1 << 20).as_ptr() as usize, p as usize);
+            assert_ne!(SecureBuf::<f32>::zeroed(1 << 16).as_ptr(), p);
+            // from_slice copies into a kept buffer too.
+            let c = SecureBuf::<f32>::from_slice(&vec![2.0; 1 << 18]);
+            assert_eq!(c.as_ptr(), p);
+            assert!(c.iter().all(|&v| v == 2.0));
+            drop(c);
+            // The bound: four 1 MiB buffers dropped, three kept (the oldest went).
+            let bufs: Vec<_> = (0..4).map(|_| SecureBuf::<f32>::zeroed(1 << 18)).collect();
+            drop(bufs);
+            assert_eq!(kept_bytes(), 3 << 20);
+        })
+        .join()
+        .unwrap();
+        // Other threads keep nothing unless asked.
+        drop(SecureBuf::<f32>::zeroed(1 << 18));
+        assert_eq!(kept_bytes(), 0);
     }
 
     #[test]
