@@ -52,6 +52,11 @@ export interface EngineOptions {
   workers?: number
   /** ONNX Runtime intra-op threads per worker (default 1). */
   intraThreads?: number
+  /**
+   * Threads one request's pixel loops may use, the worker's own included. 0 or absent: one
+   * per core.
+   */
+  pixelThreads?: number
   /** Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true). */
   sandbox?: boolean
   /** Largest accepted width x height of an input (default 0x3FFF x 0x3FFF, about 268 MP). */

@@ -123,6 +123,9 @@ pub struct EngineOptions {
     pub workers: Option<u32>,
     /// ONNX Runtime intra-op threads per worker (default 1).
     pub intra_threads: Option<u32>,
+    /// Threads one request's pixel loops may use, the worker's own included. 0 or absent: one
+    /// per core.
+    pub pixel_threads: Option<u32>,
     /// Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true).
     pub sandbox: Option<bool>,
     /// Largest accepted width x height of an input (default 0x3FFF x 0x3FFF, about 268 MP).
@@ -156,6 +159,9 @@ impl EngineOptions {
         }
         if let Some(t) = self.intra_threads {
             c.intra_threads = t as usize;
+        }
+        if let Some(t) = self.pixel_threads {
+            c.pixel_threads = t as usize;
         }
         if let Some(s) = self.sandbox {
             c.sandbox = s;

@@ -19,6 +19,11 @@ test('64 process() calls at once on one engine give identical headshots', async 
   assert.ok(results[0].image.length > 10000)
 })
 
+test('pixel loops on one thread or two give the same bytes', async () => {
+  const [one, two] = await Promise.all([1, 2].map((pixelThreads) => new Engine({ workers: 1, pixelThreads }).process(photo, opts)))
+  assert.ok(one.image.equals(two.image))
+})
+
 test('the event loop keeps ticking while jobs run', async () => {
   const engine = new Engine({ workers: 1 })
   let immediates = 0

@@ -382,7 +382,8 @@ fn rgba_array(py: Python<'_>, rgba: Vec<u8>, width: u32, height: u32) -> PyResul
 ///
 /// ort_library: path to libonnxruntime; by default ORT_DYLIB_PATH or else the library inside the
 /// installed `onnxruntime` wheel. workers: worker threads (0 = one per core, at most 4).
-/// intra_threads: ONNX Runtime threads per worker. sandbox: confine the workers (turn off only
+/// intra_threads: ONNX Runtime threads per worker. pixel_threads: threads one request's pixel
+/// loops may use (0 = one per core). sandbox: confine the workers (turn off only
 /// to debug). max_pixels / max_bytes: limits for untrusted input; max_output_pixels: the largest
 /// output (width x height) a preset may ask for; max_queue: requests that may wait for a worker
 /// before process() raises BusyError at once (None = the core's defaults: 268 MP, 256 MiB,
@@ -484,13 +485,14 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (*, ort_library = None, workers = 0, intra_threads = 1, sandbox = true, max_pixels = None, max_bytes = None, max_output_pixels = None, max_queue = None))]
+    #[pyo3(signature = (*, ort_library = None, workers = 0, intra_threads = 1, pixel_threads = 0, sandbox = true, max_pixels = None, max_bytes = None, max_output_pixels = None, max_queue = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         ort_library: Option<PathBuf>,
         workers: i64,
         intra_threads: i64,
+        pixel_threads: i64,
         sandbox: bool,
         max_pixels: Option<i64>,
         max_bytes: Option<i64>,
@@ -501,6 +503,7 @@ impl Engine {
         args.set_item("ort_library", ort_library.as_ref())?;
         args.set_item("workers", workers)?;
         args.set_item("intra_threads", intra_threads)?;
+        args.set_item("pixel_threads", pixel_threads)?;
         args.set_item("sandbox", sandbox)?;
         args.set_item("max_pixels", max_pixels)?;
         args.set_item("max_bytes", max_bytes)?;
@@ -512,7 +515,7 @@ impl Engine {
                 limits.insert(key.into(), v.into());
             }
         }
-        let mut json = json!({"workers": workers, "intra_threads": intra_threads, "sandbox": sandbox, "limits": limits});
+        let mut json = json!({"workers": workers, "intra_threads": intra_threads, "pixel_threads": pixel_threads, "sandbox": sandbox, "limits": limits});
         if let Some(q) = max_queue {
             json["max_queue"] = q.into();
         }

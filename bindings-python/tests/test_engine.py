@@ -70,13 +70,17 @@ def test_gil_is_released_while_processing(engine: lichtbild.Engine, hopper: byte
 
 
 def test_pickles_as_its_configuration(small_hopper: bytes) -> None:
-    e = lichtbild.Engine(workers=1, intra_threads=1, max_pixels=50_000_000)
+    e = lichtbild.Engine(workers=1, intra_threads=1, pixel_threads=2, max_pixels=50_000_000)
     clone = pickle.loads(pickle.dumps(e))
     assert isinstance(clone, lichtbild.Engine) and clone is not e
     assert clone.config == e.config and clone.config["max_pixels"] == 50_000_000
+    assert clone.config["pixel_threads"] == 2
     a = e.process(small_hopper, consent=CONSENT, custom_preset=SMALL).image
     b = clone.process(small_hopper, consent=CONSENT, custom_preset=SMALL).image
     assert a == b
+    # Pixel loops split over two threads give the very bytes one thread gives.
+    one = lichtbild.Engine(workers=1, pixel_threads=1).process(small_hopper, consent=CONSENT, custom_preset=SMALL)
+    assert one.image == a
     c = pickle.loads(pickle.dumps(CONSENT))
     assert c == CONSENT
 

@@ -71,11 +71,18 @@ pub struct SecureBuf<T: Zeroize + Copy + Default + 'static> {
     v: Vec<T>,
     /// The page-aligned range inside `v` that is mlocked (0 = none).
     locked: (usize, usize),
+    /// Made by `zeroed` or `from_slice`, whose sizes recur from photo to photo; a decoder's
+    /// output (`from_vec`) is sized by the photo and not worth keeping.
+    reusable: bool,
 }
 
 impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
     pub fn zeroed(len: usize) -> Self {
-        Self::reused(len).unwrap_or_else(|| Self::from_vec(vec![T::default(); len]))
+        Self::reused(len).unwrap_or_else(|| {
+            let mut b = Self::from_vec(vec![T::default(); len]);
+            b.reusable = true;
+            b
+        })
     }
 
     /// A kept buffer of exactly this type and length (all zeros), if this thread has one.
@@ -96,7 +103,7 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
             let mut v = *b.v.downcast::<Vec<T>>().ok()?;
             v.truncate(len);
             LOCKED.with(|l| l.set(l.get() + b.locked.1 as u64));
-            Some(SecureBuf { v, locked: b.locked })
+            Some(SecureBuf { v, locked: b.locked, reusable: true })
         })
         .ok()
         .flatten()
@@ -106,7 +113,7 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
     /// Returns false when the caller must free it as usual.
     fn keep(&mut self) -> bool {
         let bytes = self.v.capacity() * std::mem::size_of::<T>();
-        if bytes < SPARE_MIN_BYTES {
+        if bytes < SPARE_MIN_BYTES || !self.reusable {
             return false;
         }
         SPARE.try_with(|s| {
@@ -138,7 +145,7 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
 
     /// Takes ownership of a vector (no copy); it is wiped on drop like any other.
     pub fn from_vec(v: Vec<T>) -> Self {
-        let mut b = SecureBuf { v, locked: (0, 0) };
+        let mut b = SecureBuf { v, locked: (0, 0), reusable: false };
         b.protect();
         b
     }
@@ -149,7 +156,11 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
                 b.v.copy_from_slice(s);
                 b
             }
-            None => Self::from_vec(s.to_vec()),
+            None => {
+                let mut b = Self::from_vec(s.to_vec());
+                b.reusable = true;
+                b
+            }
         }
     }
 
