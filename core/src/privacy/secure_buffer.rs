@@ -41,6 +41,16 @@ struct Spare {
     max_bytes: usize,
 }
 
+impl Drop for Spare {
+    // At thread exit: the kept buffers (all zeros) are freed; unlock them first, as a heap block
+    // stays locked after free.
+    fn drop(&mut self) {
+        for b in &self.bufs {
+            unlock_range(b.locked);
+        }
+    }
+}
+
 struct SpareBuf {
     ty: TypeId,
     len: usize,
