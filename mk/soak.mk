@@ -1,6 +1,6 @@
 # Soak (issue 9): 2,000 headshots on one engine (2 workers, 4 requests in flight) through each of
 # Rust, C, Python and Node, RSS sampled every 100 runs; after a 200-run warm-up the median of the
-# last 5 samples must be within +-5 % of the median of the first 5 (ROBUSTNESS.md: why medians,
+# last 5 samples must be at most 5 % above the median of the first 5 (ROBUSTNESS.md: why medians,
 # and the numbers).
 #   make soak          all four, one after another (niced: they share the machine)
 #   make soak-rust | soak-c | soak-python | soak-node     one of them
@@ -42,6 +42,6 @@ soak-node: node-pack
 	$(SOAK_NICE) node --expose-gc soak.js $(SOAK_FIX) $(SOAK_RUNS)
 
 soak: soak-rust soak-c soak-python soak-node
-	echo "soak: Rust, C, Python and Node: RSS flat after warm-up"
+	echo "soak: Rust, C, Python and Node: RSS does not grow after warm-up"
 
 TEST_TARGETS += soak

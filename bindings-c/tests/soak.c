@@ -143,13 +143,13 @@ int main(int argc, char **argv) {
     }
     double start = median5(after), end = median5(after + n - WINDOW), drift = end / start - 1;
     printf("c soak: %d runs in %.0f s; after the %d-run warm-up: median of the first %d samples %.1f MiB, of the last %d %.1f MiB "
-           "(%+.1f %%, limit +-%.0f %%); range %.1f..%.1f MiB\n",
+           "(%+.1f %%, limit +%.0f %%); range %.1f..%.1f MiB\n",
            runs, elapsed(), WARM_UP, WINDOW, start, WINDOW, end, drift * 100, TOLERANCE * 100, lo, hi);
     lb_engine_free(engine);
     free(photo);
     free(first);
-    if (drift > TOLERANCE || drift < -TOLERANCE) {
-        fprintf(stderr, "c soak: FAILED: RSS is not flat after the warm-up\n");
+    if (drift > TOLERANCE) {
+        fprintf(stderr, "c soak: FAILED: RSS grew after the warm-up\n");
         return 1;
     }
     printf("c soak: ok\n");
