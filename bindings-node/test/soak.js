@@ -2,8 +2,8 @@
 // Soak through the Node binding (make soak; not part of node --test): 2,000 headshots on one
 // engine (2 workers), 4 promises in flight, RSS sampled every 100 runs after a full GC (run
 // with --expose-gc: the soak looks for leaks, not for how lazily V8 collects). Flat means: after
-// a warm-up of 200 runs, the median of the last 5 samples is within +-5 % of the median of the
-// first 5 (see core/examples/soak.rs for why medians). Every output must equal the first.
+// a warm-up of 200 runs, the median of the last 5 samples is at most 5 % above the median of
+// the first 5 (see core/examples/soak.rs for why medians). Every output must equal the first.
 //
 //   node --expose-gc soak.js FIXTURES_DIR [RUNS]
 const fs = require('node:fs')

@@ -1,7 +1,7 @@
 """Soak through the Python binding (make soak; not part of the pytest suite): 2,000 headshots on
 one engine (2 workers) from 4 threads at once, RSS sampled every 100 runs. Flat means: after a
-warm-up of 200 runs, the median of the last 5 samples is within +-5 % of the median of the first
-5 (see core/examples/soak.rs for why medians). Every output must equal the first.
+warm-up of 200 runs, the median of the last 5 samples is at most 5 % above the median of the
+first 5 (see core/examples/soak.rs for why medians). Every output must equal the first.
 
     python soak.py FIXTURES_DIR [RUNS]
 """

@@ -37,7 +37,7 @@ fn stages(c: &mut Criterion) {
     // With buffers kept as on a worker (`keep_wiped_buffers`) and without.
     for keep in [false, true] {
         if keep {
-            lichtbild::privacy::secure_buffer::keep_wiped_buffers(48 << 20);
+            lichtbild::privacy::secure_buffer::keep_wiped_buffers(lichtbild::privacy::secure_buffer::WORKER_KEPT_BYTES);
         }
         for n in [1, 2] {
             lichtbild::parallel::set_threads(n);

@@ -1,9 +1,9 @@
 //! Soak: 2,000 headshots on one engine (2 workers, 4 requests in flight), RSS sampled every 100
-//! runs. Flat means: after a warm-up of 200 runs, the median of the last 5 samples is within
-//! +-5 % of the median of the first 5 (medians, because one sample catches the workers at any
-//! stage of their jobs: +-5 % from one sample to the next is normal). Every output must equal
-//! the first. `make soak` runs it (and the same
-//! soak through the C, Python and Node bindings); ROBUSTNESS.md records the numbers.
+//! runs. Flat means: after a warm-up of 200 runs, the median of the last 5 samples is at most
+//! 5 % above the median of the first 5 (medians, because one sample catches the workers at any
+//! stage of their jobs: +-5 % from one sample to the next is normal; only growth is a leak).
+//! Every output must equal the first. `make soak` runs it (and the same soak through the C,
+//! Python and Node bindings); ROBUSTNESS.md records the numbers.
 //!
 //!   cargo run --release -p lichtbild --example soak [RUNS]
 

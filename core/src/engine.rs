@@ -451,10 +451,6 @@ fn run_budgeted<T>(ctx: &WorkerCtx, deadline: Option<Deadline>, f: impl FnOnce()
     }
 }
 
-/// Wiped frame buffers a worker keeps for its next photo (see `keep_wiped_buffers`): about what
-/// one 531x709 request has live at its peak.
-const KEPT_BUFFER_BYTES: usize = 24 << 20;
-
 fn worker_main(
     cfg: EngineConfig,
     rx: crossbeam_channel::Receiver<Request>,
@@ -472,7 +468,7 @@ fn worker_main(
         let info = runtime::ensure_env(cfg.ort_library.as_deref(), sb.enforced)?;
         // Pixel loops split into bands across the cores, on threads spawned from this (already
         // confined) thread. With several busy workers the bands only interleave.
-        crate::privacy::secure_buffer::keep_wiped_buffers(KEPT_BUFFER_BYTES);
+        crate::privacy::secure_buffer::keep_wiped_buffers(crate::privacy::secure_buffer::WORKER_KEPT_BYTES);
         crate::parallel::set_threads(match cfg.pixel_threads {
             0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             n => n,

@@ -481,15 +481,17 @@ pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
     if w == 0 || h == 0 || ch == 0 {
         return out;
     }
+    let d = &img.data;
     crate::parallel::bands(&mut out.data, lw * ch, |b0, band| {
         for (j, orow) in band.chunks_exact_mut(lw * ch).enumerate() {
             let by = b0 + j;
-            let (y0, y1) = (by * k, ((by + 1) * k).min(h));
-            for irow in img.data[y0 * w * ch..y1 * w * ch].chunks_exact(w * ch) {
-                match ch {
-                    1 => block_sum_row::<1>(irow, orow, k),
-                    3 => block_sum_row::<3>(irow, orow, k),
-                    _ => {
+            match ch {
+                // The common channel counts as constants, so block_row keeps the sums in registers.
+                1 => block_row::<1>(w, h, k, by, &mut |i| [d[i]], orow),
+                3 => block_row::<3>(w, h, k, by, &mut |i| [d[i * 3], d[i * 3 + 1], d[i * 3 + 2]], orow),
+                _ => {
+                    let (y0, y1) = (by * k, ((by + 1) * k).min(h));
+                    for irow in d[y0 * w * ch..y1 * w * ch].chunks_exact(w * ch) {
                         for (o, block) in orow.chunks_exact_mut(ch).zip(irow.chunks(k * ch)) {
                             for px in block.chunks_exact(ch) {
                                 for (a, &v) in o.iter_mut().zip(px) {
@@ -498,32 +500,16 @@ pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
                             }
                         }
                     }
+                    for (bx, o) in orow.chunks_exact_mut(ch).enumerate() {
+                        let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
+                        let inv = 1.0 / n as f32;
+                        o.iter_mut().for_each(|v| *v *= inv);
+                    }
                 }
-            }
-            for (bx, o) in orow.chunks_exact_mut(ch).enumerate() {
-                let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
-                let inv = 1.0 / n as f32;
-                o.iter_mut().for_each(|v| *v *= inv);
             }
         }
     });
     out
-}
-
-/// Adds each k-pixel run of `irow` into its block of `orow`; N channels, a constant so the
-/// sums stay in registers.
-fn block_sum_row<const N: usize>(irow: &[f32], orow: &mut [f32], k: usize) {
-    for (o, block) in orow.chunks_exact_mut(N).zip(irow.chunks(k * N)) {
-        let mut acc = [0.0f32; N];
-        for px in block.chunks_exact(N) {
-            for c in 0..N {
-                acc[c] += px[c];
-            }
-        }
-        for c in 0..N {
-            o[c] += acc[c];
-        }
-    }
 }
 
 /// Block means of a per-pixel vector `f(pixel index)` of N values, without ever materialising

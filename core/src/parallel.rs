@@ -38,19 +38,10 @@ fn band_rows(rows: usize, row_len: usize) -> Option<usize> {
 /// band is resumed on the caller (where the engine's `catch_unwind` turns it into an error).
 pub fn bands<T: Send, R: Send>(data: &mut [T], row_len: usize, f: impl Fn(usize, &mut [T]) -> R + Sync) -> Vec<R> {
     let rows = data.len().checked_div(row_len).unwrap_or(0);
-    let Some(per) = band_rows(rows, row_len) else {
-        return vec![f(0, data)];
-    };
-    std::thread::scope(|s| {
-        let f = &f;
-        let mut chunks = data.chunks_mut(per * row_len).enumerate();
-        let first = chunks.next().map(|(_, c)| c);
-        let spawned: Vec<_> = chunks.map(|(i, c)| s.spawn(move || f(i * per, c))).collect();
-        let mut out = Vec::with_capacity(spawned.len() + 1);
-        out.extend(first.map(|c| f(0, c)));
-        out.extend(spawned.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))));
-        out
-    })
+    match band_rows(rows, row_len) {
+        Some(per) => run(data.chunks_mut(per * row_len), per, f),
+        None => vec![f(0, data)],
+    }
 }
 
 /// [`bands`] over two row-aligned buffers at once (`a_len` and `b_len` elements a row).
@@ -62,16 +53,20 @@ pub fn bands2<A: Send, B: Send, R: Send>(
     f: impl Fn(usize, &mut [A], &mut [B]) -> R + Sync,
 ) -> Vec<R> {
     let rows = a.len().checked_div(a_len).unwrap_or(0).min(b.len().checked_div(b_len).unwrap_or(0));
-    let Some(per) = band_rows(rows, a_len + b_len) else {
-        return vec![f(0, a, b)];
-    };
+    match band_rows(rows, a_len + b_len) {
+        Some(per) => run(a.chunks_mut(per * a_len).zip(b.chunks_mut(per * b_len)), per, |y0, (ca, cb)| f(y0, ca, cb)),
+        None => vec![f(0, a, b)],
+    }
+}
+
+/// The first band on the calling thread, the others on scoped threads; results in band order.
+fn run<C: Send, R: Send>(mut chunks: impl Iterator<Item = C>, per: usize, f: impl Fn(usize, C) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
         let f = &f;
-        let mut chunks = a.chunks_mut(per * a_len).zip(b.chunks_mut(per * b_len)).enumerate();
-        let first = chunks.next().map(|(_, c)| c);
-        let spawned: Vec<_> = chunks.map(|(i, (ca, cb))| s.spawn(move || f(i * per, ca, cb))).collect();
+        let first = chunks.next();
+        let spawned: Vec<_> = chunks.enumerate().map(|(i, c)| s.spawn(move || f((i + 1) * per, c))).collect();
         let mut out = Vec::with_capacity(spawned.len() + 1);
-        out.extend(first.map(|(ca, cb)| f(0, ca, cb)));
+        out.extend(first.map(|c| f(0, c)));
         out.extend(spawned.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))));
         out
     })

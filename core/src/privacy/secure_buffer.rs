@@ -32,6 +32,9 @@ thread_local! {
     static SPARE: RefCell<Option<Spare>> = const { RefCell::new(None) };
 }
 
+/// What an engine worker keeps: about what one 531x709 request has live at its peak.
+pub const WORKER_KEPT_BYTES: usize = 24 << 20;
+
 /// Buffers below this size are not worth keeping: the allocator reuses them cheaply anyway.
 const SPARE_MIN_BYTES: usize = 256 * 1024;
 
@@ -95,7 +98,7 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
         })
     }
 
-    /// A kept buffer of exactly this type and length (all zeros), if this thread has one.
+    /// A kept buffer of this type, truncated to `len` (all zeros), if this thread has one.
     fn reused(len: usize) -> Option<Self> {
         if len * std::mem::size_of::<T>() < SPARE_MIN_BYTES {
             return None;
@@ -270,16 +273,15 @@ impl<T: Zeroize + Copy + Default + 'static> Clone for SecureBuf<T> {
 impl<T: Zeroize + Copy + Default + 'static> Drop for SecureBuf<T> {
     fn drop(&mut self) {
         let bytes = self.v.capacity() * std::mem::size_of::<T>();
-        if self.keep() {
-            ZEROISED.with(|z| z.set(z.get() + bytes as u64));
-            return;
-        }
-        self.unlock();
-        // With WipeOnFree installed the allocator zeroes the whole block as the vector is freed
-        // right after this; a second pass over megabytes of frame would only cost time. Otherwise
-        // Vec::zeroize wipes it (spare capacity included).
-        if !crate::privacy::wipe_alloc::installed() {
-            self.v.zeroize();
+        // A kept buffer is zeroed by keep(). Otherwise, with WipeOnFree installed the allocator
+        // zeroes the whole block as the vector is freed right after this; a second pass over
+        // megabytes of frame would only cost time. Without it, Vec::zeroize wipes it (spare
+        // capacity included).
+        if !self.keep() {
+            self.unlock();
+            if !crate::privacy::wipe_alloc::installed() {
+                self.v.zeroize();
+            }
         }
         ZEROISED.with(|z| z.set(z.get() + bytes as u64));
     }
