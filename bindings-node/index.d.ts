@@ -53,8 +53,8 @@ export interface EngineOptions {
   /** ONNX Runtime intra-op threads per worker (default 1). */
   intraThreads?: number
   /**
-   * Threads one request's pixel loops may use, the worker's own included. 0 or absent: one
-   * per core.
+   * Threads one request's pixel loops may use, the worker's own included (default 1; 0: one
+   * per core).
    */
   pixelThreads?: number
   /** Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true). */

@@ -123,8 +123,8 @@ pub struct EngineOptions {
     pub workers: Option<u32>,
     /// ONNX Runtime intra-op threads per worker (default 1).
     pub intra_threads: Option<u32>,
-    /// Threads one request's pixel loops may use, the worker's own included. 0 or absent: one
-    /// per core.
+    /// Threads one request's pixel loops may use, the worker's own included (default 1; 0: one
+    /// per core).
     pub pixel_threads: Option<u32>,
     /// Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true).
     pub sandbox: Option<bool>,

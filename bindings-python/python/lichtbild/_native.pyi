@@ -105,7 +105,7 @@ class Engine:
         ort_library: _Path | None = None,
         workers: int = 0,
         intra_threads: int = 1,
-        pixel_threads: int = 0,
+        pixel_threads: int = 1,
         sandbox: bool = True,
         max_pixels: int | None = None,
         max_bytes: int | None = None,
