@@ -50,11 +50,14 @@ export interface EngineOptions {
   ortLibrary?: string
   /** Worker threads, each with its own ONNX Runtime sessions. 0 or absent: one per core, at most 4. */
   workers?: number
-  /** ONNX Runtime intra-op threads per worker (default 1). */
+  /**
+   * ONNX Runtime intra-op threads per worker (0 or absent: the cores shared out among the
+   * workers, at least 1).
+   */
   intraThreads?: number
   /**
-   * Threads one request's pixel loops may use, the worker's own included (default 1; 0: one
-   * per core).
+   * Threads one request's pixel loops may use, the worker's own included (0 or absent: the
+   * cores shared out among the workers, at least 1).
    */
   pixelThreads?: number
   /** Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true). */

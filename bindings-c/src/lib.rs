@@ -453,8 +453,9 @@ unsafe fn run(engine: *const lb_engine, input: impl FnOnce() -> Result<Input<'st
 /// `config_json` (nullable; NULL = all defaults) is a JSON object with any of:
 /// `ort_library` (path of libonnxruntime; without it lichtbild tries `ORT_DYLIB_PATH`, then the
 /// directory of liblichtbild and of the program, then the system loader's search path),
-/// `workers` (0 = one per core, at most 4), `intra_threads`, `pixel_threads` (threads one
-/// request's pixel loops may use, default 1, 0 = one per core), `limits`
+/// `workers` (0 = one per core, at most 4), `intra_threads` (ONNX Runtime threads per
+/// worker) and `pixel_threads` (threads one request's pixel loops may use), both default 0 = the
+/// cores shared out among the workers, at least 1; `limits`
 /// (`{"max_pixels": N, "max_bytes": N, "max_output_pixels": N}`: the largest input in pixels,
 /// default 268,402,689, and in encoded bytes, default 256 MiB; the largest output a preset may
 /// ask for, default 25,000,000 pixels), `max_queue` (requests that may wait for a worker,

@@ -121,10 +121,11 @@ pub struct EngineOptions {
     pub ort_library: Option<String>,
     /// Worker threads, each with its own ONNX Runtime sessions. 0 or absent: one per core, at most 4.
     pub workers: Option<u32>,
-    /// ONNX Runtime intra-op threads per worker (default 1).
+    /// ONNX Runtime intra-op threads per worker (0 or absent: the cores shared out among the
+    /// workers, at least 1).
     pub intra_threads: Option<u32>,
-    /// Threads one request's pixel loops may use, the worker's own included (default 1; 0: one
-    /// per core).
+    /// Threads one request's pixel loops may use, the worker's own included (0 or absent: the
+    /// cores shared out among the workers, at least 1).
     pub pixel_threads: Option<u32>,
     /// Confine each worker thread (seccomp) before ONNX Runtime starts on it (default true).
     pub sandbox: Option<bool>,

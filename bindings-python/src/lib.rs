@@ -382,8 +382,8 @@ fn rgba_array(py: Python<'_>, rgba: Vec<u8>, width: u32, height: u32) -> PyResul
 ///
 /// ort_library: path to libonnxruntime; by default ORT_DYLIB_PATH or else the library inside the
 /// installed `onnxruntime` wheel. workers: worker threads (0 = one per core, at most 4).
-/// intra_threads: ONNX Runtime threads per worker. pixel_threads: threads one request's pixel
-/// loops may use (0 = one per core; default 1). sandbox: confine the workers (turn off only
+/// intra_threads: ONNX Runtime threads per worker; pixel_threads: threads one request's pixel
+/// loops may use (both 0 = the cores shared out among the workers, at least 1). sandbox: confine the workers (turn off only
 /// to debug). max_pixels / max_bytes: limits for untrusted input; max_output_pixels: the largest
 /// output (width x height) a preset may ask for; max_queue: requests that may wait for a worker
 /// before process() raises BusyError at once (None = the core's defaults: 268 MP, 256 MiB,
@@ -485,7 +485,7 @@ impl Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (*, ort_library = None, workers = 0, intra_threads = 1, pixel_threads = 1, sandbox = true, max_pixels = None, max_bytes = None, max_output_pixels = None, max_queue = None))]
+    #[pyo3(signature = (*, ort_library = None, workers = 0, intra_threads = 0, pixel_threads = 0, sandbox = true, max_pixels = None, max_bytes = None, max_output_pixels = None, max_queue = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

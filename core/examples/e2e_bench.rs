@@ -2,8 +2,12 @@
 //! upscaling a fixture, on 1 and 2 workers, with peak RSS. One process per configuration so peak
 //! RSS belongs to it: `cargo run --release -p lichtbild --example e2e_bench -- 12mp 1 [iters] [intra] [pixel]`
 //! (`intra`: ONNX Runtime threads per session, default 1; `pixel`: threads for the pixel loops,
-//! default 0 = one per core).
+//! default 1 as in the engine, 0 = one per core). `E2E_NO_SANDBOX=1` turns the worker sandbox off, for
+//! `valgrind --tool=callgrind` (which cannot run seccomp) to count instructions per stage.
 //! Without arguments it re-runs itself for every configuration and prints a markdown table.
+//! `e2e_bench ab <size> <iters> <intra>,<pixel> <intra>,<pixel>` compares two engine
+//! configurations in one process, alternating photo by photo, so both see the same machine
+//! (this VM's speed drifts by 2x between minutes; separate runs cannot resolve a few percent).
 
 use lichtbild::{Consent, Engine, EngineConfig, Input, Preset, ProcessOptions};
 use std::collections::BTreeMap;
@@ -33,18 +37,23 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn run(size: &str, workers: usize, iters: usize, intra_threads: usize, pixel_threads: usize) {
-    let (w, h) = match size {
+fn size_of(size: &str) -> (u32, u32) {
+    match size {
         "12mp" => (3000, 4000),
         "2mp" => (1224, 1632),
         _ => (512, 600), // "small": the fixture itself, 0.3 MP
-    };
+    }
+}
+
+fn run(size: &str, workers: usize, iters: usize, intra_threads: usize, pixel_threads: usize) {
+    let sandbox = std::env::var_os("E2E_NO_SANDBOX").is_none();
+    let (w, h) = size_of(size);
     let input = make_jpeg(w, h);
     // Making the test JPEG is not lichtbild's work: reset the peak-RSS mark (Linux >= 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let rss_before = peak_rss_mb();
     let t = Instant::now();
-    let engine = Engine::new(EngineConfig { workers, intra_threads, pixel_threads, ..Default::default() }).expect("engine");
+    let engine = Engine::new(EngineConfig { workers, intra_threads, pixel_threads, sandbox, ..Default::default() }).expect("engine");
     let start_ms = t.elapsed().as_secs_f64() * 1e3;
     let o = ProcessOptions::new(Preset::builtin("bewerbung-45x60").unwrap(), Consent::FACE_GEOMETRY);
     engine.process(Input::Encoded(&input), &o).expect("warm-up");
@@ -86,12 +95,53 @@ fn run(size: &str, workers: usize, iters: usize, intra_threads: usize, pixel_thr
 #[global_allocator]
 static ALLOC: lichtbild::WipeOnFree = lichtbild::WipeOnFree::system();
 
+/// Two engines in one process, photo by photo in turn; per-stage medians for each.
+fn ab(size: &str, iters: usize, configs: &[(usize, usize); 2]) {
+    let sandbox = std::env::var_os("E2E_NO_SANDBOX").is_none();
+    let (w, h) = size_of(size);
+    let input = make_jpeg(w, h);
+    let o = ProcessOptions::new(Preset::builtin("bewerbung-45x60").unwrap(), Consent::FACE_GEOMETRY);
+    let engines: Vec<Engine> = configs
+        .iter()
+        .map(|&(intra_threads, pixel_threads)| Engine::new(EngineConfig { workers: 1, intra_threads, pixel_threads, sandbox, ..Default::default() }).expect("engine"))
+        .collect();
+    type Stats = (Vec<f64>, BTreeMap<&'static str, Vec<f64>>);
+    let mut stats: Vec<Stats> = vec![Default::default(), Default::default()];
+    for i in 0..iters + 2 {
+        for (k, e) in engines.iter().enumerate() {
+            let t = Instant::now();
+            let out = e.process(Input::Encoded(&input), &o).unwrap();
+            if i >= 2 {
+                stats[k].0.push(t.elapsed().as_secs_f64() * 1e3);
+                for st in out.receipt.steps {
+                    stats[k].1.entry(st.name).or_default().push(st.ms);
+                }
+            }
+        }
+    }
+    for ((intra, pixel), (totals, stages)) in configs.iter().zip(stats.iter_mut()) {
+        let mut line = format!("{size} intra={intra} pixel={pixel}: median {:.1} ms |", median(totals));
+        for (name, v) in stages.iter_mut() {
+            line.push_str(&format!(" {name} {:.1}", median(v)));
+        }
+        println!("{line}");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("ab") && args.len() == 5 {
+        let cfg = |s: &str| {
+            let (a, b) = s.split_once(',').expect("<intra>,<pixel>");
+            (a.parse().unwrap(), b.parse().unwrap())
+        };
+        ab(&args[1], args[2].parse().unwrap(), &[cfg(&args[3]), cfg(&args[4])]);
+        return;
+    }
     if args.len() >= 2 {
         let iters = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);
         let intra = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
-        let pixel = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let pixel = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
         run(&args[0], args[1].parse().unwrap(), iters, intra, pixel);
         return;
     }

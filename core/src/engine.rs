@@ -27,10 +27,11 @@ pub struct EngineConfig {
     /// Worker threads (each with its own sessions). 0 = one per core, at most 4.
     pub workers: usize,
     /// ORT intra-op threads per worker session (they inherit the worker's protections).
+    /// 0 (default) = the cores shared out among the workers, at least 1: a single worker uses
+    /// every core for one photo, one worker per core uses one each.
     pub intra_threads: usize,
     /// Threads one request's pixel loops may use (the worker's own included; they inherit its
-    /// protections). 0 = one per core. Default 1: in Node's soak, per-stage band threads made
-    /// RSS swing +-6 % between runs, and their end-to-end gain was within this VM's noise.
+    /// protections). 0 (default) = the cores shared out among the workers, at least 1.
     pub pixel_threads: usize,
     pub limits: Limits,
     /// Confine each worker thread (seccomp, Landlock) before ORT starts on it. Turn off only to
@@ -49,8 +50,8 @@ impl Default for EngineConfig {
         EngineConfig {
             ort_library: None,
             workers: 0,
-            intra_threads: 1,
-            pixel_threads: 1,
+            intra_threads: 0,
+            pixel_threads: 0,
             limits: Limits::default(),
             sandbox: true,
             matting_model: None,
@@ -176,10 +177,13 @@ impl Engine {
             sandbox: SandboxState::off("not started"),
             startup_ms: 0.0,
         };
+        let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+        let share = |asked: usize| threads_per_worker(asked, n, cores);
         for i in 0..n {
             let rx = rx.clone();
             let ready = ready_tx.clone();
-            let cfg = engine.config.clone();
+            let mut cfg = engine.config.clone();
+            (cfg.intra_threads, cfg.pixel_threads) = (share(cfg.intra_threads), share(cfg.pixel_threads));
             let ctx = WorkerCtx { slot: i, queued: engine.queued.clone(), watchdog: engine.watchdog.clone() };
             let h = std::thread::Builder::new()
                 .name(format!("lichtbild-worker-{i}"))
@@ -452,6 +456,17 @@ fn run_budgeted<T>(ctx: &WorkerCtx, deadline: Option<Deadline>, f: impl FnOnce()
     }
 }
 
+/// Threads each of `workers` workers gets: `asked`, or for 0 the cores shared out among them
+/// (at least 1), so one worker uses every core for its photo and one worker per core does not
+/// oversubscribe.
+fn threads_per_worker(asked: usize, workers: usize, cores: usize) -> usize {
+    if asked == 0 {
+        (cores / workers.max(1)).max(1)
+    } else {
+        asked
+    }
+}
+
 fn worker_main(
     cfg: EngineConfig,
     rx: crossbeam_channel::Receiver<Request>,
@@ -467,13 +482,10 @@ fn worker_main(
             SandboxState::off("turned off in the engine configuration (sandbox: false)")
         };
         let info = runtime::ensure_env(cfg.ort_library.as_deref(), sb.enforced)?;
-        // Pixel loops split into bands across the cores, on threads spawned from this (already
-        // confined) thread. With several busy workers the bands only interleave.
+        // Pixel loops split into bands on threads spawned from this (already confined) thread;
+        // `Engine::new` resolved both thread counts.
         crate::privacy::secure_buffer::keep_wiped_buffers(crate::privacy::secure_buffer::WORKER_KEPT_BYTES);
-        crate::parallel::set_threads(match cfg.pixel_threads {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            n => n,
-        });
+        crate::parallel::set_threads(cfg.pixel_threads.max(1));
         Ok((Sessions::new(cfg.intra_threads.max(1), cfg.matting_model.as_ref())?, info, sb))
     }))
     .unwrap_or_else(|_| Err(Error::Internal("worker panicked while starting ONNX Runtime".into())));
@@ -526,6 +538,14 @@ fn panic_error(p: Box<dyn std::any::Any + Send>) -> Error {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn unset_thread_counts_share_the_cores_among_the_workers() {
+        // (asked, workers, cores) -> threads per worker
+        for (asked, workers, cores, want) in [(0, 1, 2, 2), (0, 2, 2, 1), (0, 4, 2, 1), (0, 1, 8, 8), (0, 3, 8, 2), (3, 2, 2, 3), (1, 1, 8, 1), (0, 0, 2, 2)] {
+            assert_eq!(threads_per_worker(asked, workers, cores), want, "asked {asked}, {workers} workers, {cores} cores");
+        }
+    }
 
     /// The watchdog's terminate really stops an ONNX Runtime run, and the next job on the same
     /// worker (same run options) runs normally again.

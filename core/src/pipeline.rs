@@ -361,10 +361,8 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         None => Background::parse(&p.default_background)?,
     };
     let bg = background::render(&bg_choice, &frame, &alpha)?;
-    let result = background::composite(&fg, &alpha, bg.as_ref());
+    let result8 = background::composite(&fg, &alpha, bg.as_deref());
     drop((bg, fg, frame, alpha));
-    let result8 = result.to_u8();
-    drop(result);
     timer.lap("background");
 
     budget(deadline, "before encoding")?;

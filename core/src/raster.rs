@@ -82,11 +82,17 @@ impl Image<f32> {
         let row = self.width * self.channels;
         crate::parallel::bands(&mut out.data, row, |y0, band| {
             for (o, &i) in band.iter_mut().zip(&self.data[y0 * row..]) {
-                *o = (i * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+                *o = unit_to_u8(i);
             }
         });
         out
     }
+}
+
+/// A [0, 1] float as 8-bit, rounded and clamped.
+#[inline]
+pub fn unit_to_u8(v: f32) -> u8 {
+    (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8
 }
 
 /// SIMD resize (fast_image_resize, Catmull-Rom) of an 8-bit image with 1, 3 or 4 channels,
