@@ -52,7 +52,8 @@ struct Args {
     /// Path to libonnxruntime (otherwise ORT_DYLIB_PATH, then next to the program, then the system).
     #[arg(long)]
     ort_library: Option<PathBuf>,
-    /// Worker threads (0 = one per core).
+    /// Worker threads (0 = one per core for a folder, one for a single photo; the cores are
+    /// shared out among the workers).
     #[arg(long, default_value_t = 0)]
     workers: usize,
     /// List the built-in presets as JSON and exit.
@@ -107,6 +108,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let input = args.input.clone().ok_or("no input given (a photo or a folder)")?;
     let output = args.output.clone().ok_or("no output given: use -o FILE (or -o FOLDER for a folder)")?;
     let options = build_options(&args, &output)?;
+    // One photo gets one worker, and with it every core (workers share the cores out).
+    let config = if input.is_dir() || config.workers != 0 { config } else { EngineConfig { workers: 1, ..config } };
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
     if input.is_dir() {
         batch(&engine, &input, &output, &options, args.receipt.as_deref())

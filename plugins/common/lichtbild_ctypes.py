@@ -118,7 +118,10 @@ def engine():
     lib = _library()
     with _lock:
         if _engine is None:
-            config = {"ort_library": bundled_ort()} if bundled_ort() else {}
+            # One photo at a time: one worker, which then gets every core for it.
+            config = {"workers": 1}
+            if bundled_ort():
+                config["ort_library"] = bundled_ort()
             handle = ctypes.c_void_p()
             _check(lib, lib.lb_engine_new(json.dumps(config).encode(), ctypes.byref(handle)))
             _engine = handle

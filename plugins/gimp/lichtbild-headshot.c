@@ -66,14 +66,17 @@ static gchar *engine_config(void) {
     while (d && (name = g_dir_read_name(d)))
         if (g_str_has_prefix(name, "libonnxruntime.so.") && !ort) ort = g_build_filename(dir, name, NULL);
     if (d) g_dir_close(d);
+    /* One photo: one worker, which then gets every core for it. */
     gchar *json = NULL;
     if (ort) {
         gchar *escaped = g_strescape(ort, NULL); /* JSON-compatible for \ and " */
-        json = g_strdup_printf("{\"ort_library\": \"%s\"}", escaped);
+        json = g_strdup_printf("{\"workers\": 1, \"ort_library\": \"%s\"}", escaped);
         g_free(escaped);
+    } else {
+        json = g_strdup("{\"workers\": 1}"); /* the library's own ORT search (next to liblichtbild, ORT_DYLIB_PATH, ...) */
     }
     g_free(ort), g_free(dir), g_free(exe);
-    return json; /* NULL: the library's own search (next to liblichtbild, ORT_DYLIB_PATH, ...) */
+    return json;
 }
 
 static gboolean dialog(Args *a) {
