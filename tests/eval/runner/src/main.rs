@@ -36,7 +36,8 @@ fn main() {
     let out_dir = Path::new(&a[1]);
     let n: usize = a[2].parse().unwrap_or_else(|_| usage());
     let mut rest = &a[3..];
-    let mut cfg = EngineConfig::default();
+    // Photos go through one at a time, as a user runs them: one worker, with every core.
+    let mut cfg = EngineConfig { workers: 1, ..EngineConfig::default() };
     if rest[0] == "--model" {
         if rest.len() < 5 {
             usage();
