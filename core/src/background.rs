@@ -409,8 +409,9 @@ mod tests {
         let solid = Background::Solid(Rgb(1, 2, 3));
         assert!(Rc::ptr_eq(&render(&solid, &f, &a).unwrap().unwrap(), &render(&solid, &f, &a).unwrap().unwrap()));
         // Photo-dependent backgrounds are never kept.
-        let blur = Background::BlurredOriginal;
-        assert!(!Rc::ptr_eq(&render(&blur, &f, &a).unwrap().unwrap(), &render(&blur, &f, &a).unwrap().unwrap()));
+        for bg in [Background::BlurredOriginal, Background::Image(png(3, 2, |_, _| [9, 9, 9]))] {
+            assert!(!Rc::ptr_eq(&render(&bg, &f, &a).unwrap().unwrap(), &render(&bg, &f, &a).unwrap().unwrap()), "{bg:?} was kept");
+        }
     }
 
     #[test]
