@@ -109,9 +109,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let output = args.output.clone().ok_or("no output given: use -o FILE (or -o FOLDER for a folder)")?;
     let options = build_options(&args, &output)?;
     // One photo gets one worker, and with it every core (workers share the cores out).
-    let config = if input.is_dir() || config.workers != 0 { config } else { EngineConfig { workers: 1, ..config } };
+    let folder = input.is_dir();
+    let config = if folder || config.workers != 0 { config } else { EngineConfig { workers: 1, ..config } };
     let engine = Engine::new(config).map_err(|e| e.to_string())?;
-    if input.is_dir() {
+    if folder {
         batch(&engine, &input, &output, &options, args.receipt.as_deref())
     } else {
         single(&engine, &input, &output, &options, args.receipt.as_deref())

@@ -1,8 +1,8 @@
 //! End-to-end benchmark: engine start, then per-stage medians for a 12-MP and a 2-MP JPEG made by
 //! upscaling a fixture, on 1 and 2 workers, with peak RSS. One process per configuration so peak
 //! RSS belongs to it: `cargo run --release -p lichtbild --example e2e_bench -- 12mp 1 [iters] [intra] [pixel]`
-//! (`intra`: ONNX Runtime threads per session, default 1; `pixel`: threads for the pixel loops,
-//! default 1 as in the engine, 0 = one per core). `E2E_NO_SANDBOX=1` turns the worker sandbox off, for
+//! (`intra`: ONNX Runtime threads per session; `pixel`: threads for the pixel loops; both default
+//! to 1 here, while the engine's own default, 0, shares the cores out among the workers). `E2E_NO_SANDBOX=1` turns the worker sandbox off, for
 //! `valgrind --tool=callgrind` (which cannot run seccomp) to count instructions per stage.
 //! Without arguments it re-runs itself for every configuration and prints a markdown table.
 //! `e2e_bench ab <size> <iters> <intra>,<pixel> <intra>,<pixel>` compares two engine
@@ -84,11 +84,13 @@ fn run(size: &str, workers: usize, iters: usize, intra_threads: usize, pixel_thr
         }
     });
     let per_sec = totals.len() as f64 / t_all.elapsed().as_secs_f64();
-    let mut line = format!("{size} ({w}x{h}, {} KB) workers={workers} intra={intra_threads} pixel={pixel_threads}: start {start_ms:.0} ms, median {:.1} ms, {per_sec:.1} photos/s, peak RSS {:.0} MB (at start {rss_before:.0} MB) |", input.len() / 1024, median(&mut totals), peak_rss_mb());
-    for (name, v) in stages.iter_mut() {
-        line.push_str(&format!(" {name} {:.1}", median(v)));
-    }
-    println!("{line}");
+    let head = format!("{size} ({w}x{h}, {} KB) workers={workers} intra={intra_threads} pixel={pixel_threads}: start {start_ms:.0} ms, median {:.1} ms, {per_sec:.1} photos/s, peak RSS {:.0} MB (at start {rss_before:.0} MB) |", input.len() / 1024, median(&mut totals), peak_rss_mb());
+    println!("{head}{}", stage_medians(&mut stages));
+}
+
+/// " name median" for every stage, in name order.
+fn stage_medians(stages: &mut BTreeMap<&'static str, Vec<f64>>) -> String {
+    stages.iter_mut().map(|(name, v)| format!(" {name} {:.1}", median(v))).collect()
 }
 
 // Measured as shipped: every artifact wipes freed worker memory with this allocator.
@@ -120,11 +122,7 @@ fn ab(size: &str, iters: usize, configs: &[(usize, usize); 2]) {
         }
     }
     for ((intra, pixel), (totals, stages)) in configs.iter().zip(stats.iter_mut()) {
-        let mut line = format!("{size} intra={intra} pixel={pixel}: median {:.1} ms |", median(totals));
-        for (name, v) in stages.iter_mut() {
-            line.push_str(&format!(" {name} {:.1}", median(v)));
-        }
-        println!("{line}");
+        println!("{size} intra={intra} pixel={pixel}: median {:.1} ms |{}", median(totals), stage_medians(stages));
     }
 }
 

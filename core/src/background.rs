@@ -32,16 +32,19 @@ thread_local! {
 /// `Transparent` returns None.
 pub fn render(bg: &Background, frame: &Image<f32>, alpha: &Plane) -> Result<Option<Rc<Image<f32>>>> {
     let (w, h) = (frame.width, frame.height);
-    Ok(Some(Rc::new(match bg {
-        Background::Solid(_) | Background::Gradient(..) | Background::Studio(_) => return Ok(Some(rendered_once(bg, w, h))),
-        Background::BlurredOriginal => blurred_original(frame, alpha),
-        Background::Image(bytes) => image_cover(bytes, w, h)?,
+    Ok(Some(match bg {
+        Background::Solid(c) => rendered_once(bg, w, h, || solid(w, h, *c)),
+        Background::Gradient(top, bottom) => rendered_once(bg, w, h, || gradient(w, h, *top, *bottom)),
+        Background::Studio(c) => rendered_once(bg, w, h, || studio(w, h, *c)),
+        Background::BlurredOriginal => Rc::new(blurred_original(frame, alpha)),
+        Background::Image(bytes) => Rc::new(image_cover(bytes, w, h)?),
         Background::Transparent => return Ok(None),
-    })))
+    }))
 }
 
-/// A solid, gradient or studio background from the thread's cache, rendered on a miss.
-fn rendered_once(bg: &Background, w: usize, h: usize) -> Rc<Image<f32>> {
+/// `bg` at w x h from the thread's cache, made by `render` on a miss. Only for backgrounds that
+/// do not depend on the photo.
+fn rendered_once(bg: &Background, w: usize, h: usize, render: impl FnOnce() -> Image<f32>) -> Rc<Image<f32>> {
     RENDERED.with(|slot| {
         let mut slot = slot.borrow_mut();
         if let Some((b, cw, ch, img)) = &*slot {
@@ -49,12 +52,7 @@ fn rendered_once(bg: &Background, w: usize, h: usize) -> Rc<Image<f32>> {
                 return img.clone();
             }
         }
-        let img = Rc::new(match bg {
-            Background::Solid(c) => solid(w, h, *c),
-            Background::Gradient(top, bottom) => gradient(w, h, *top, *bottom),
-            Background::Studio(c) => studio(w, h, *c),
-            other => unreachable!("{other:?} is not cached"),
-        });
+        let img = Rc::new(render());
         *slot = Some((bg.clone(), w, h, img.clone()));
         img
     })
