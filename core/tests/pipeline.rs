@@ -222,6 +222,29 @@ fn two_faces_default_and_strict_policy() {
     assert_eq!(e.kind(), ErrorKind::MultipleFaces, "{e}");
 }
 
+/// A large face beside a bystander at half its size, whose face spans about 1/15 of the photo's
+/// long side: too small for the detector's quick 160 px pass, seen at 320.
+fn face_and_bystander() -> Vec<u8> {
+    let a = rgb_of(ASTRONAUT);
+    let big = image::imageops::resize(&a, 1024, 1024, image::imageops::FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(1536, 1024, image::Rgb([90, 90, 90]));
+    image::imageops::replace(&mut canvas, &big, 0, 0);
+    image::imageops::replace(&mut canvas, &image::imageops::flip_horizontal(&a), 1024, 256);
+    png_of(&canvas)
+}
+
+#[test]
+fn a_small_bystander_still_counts_under_the_strict_policy() {
+    let bytes = face_and_bystander();
+    // The default policy uses the large face (whether or not its quick pass saw the bystander).
+    let out = engine().process(Input::Encoded(&bytes), &opts("linkedin")).unwrap();
+    assert_geometry(out.image.bytes(), &Preset::builtin("linkedin").unwrap());
+    let mut o = opts("linkedin");
+    o.multi_face = MultiFacePolicy::Error;
+    let e = engine().process(Input::Encoded(&bytes), &o).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MultipleFaces, "{e}");
+}
+
 #[test]
 fn no_face_is_a_typed_error() {
     let img = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([(x / 2) as u8, (y / 2) as u8, 128]));
