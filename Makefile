@@ -23,16 +23,17 @@ $(VENV)/.ok:
 
 venv: $(VENV)/.ok
 
-# Debian packages the tests need: strace (the no-file/no-socket proof), age (opens sealed output).
+# Debian packages: cmake and nasm build the bundled libjpeg-turbo (every cargo build needs them),
+# strace (the no-file/no-socket proof), age (opens sealed output).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := strace age
+APT_PKGS := cmake nasm strace age
 .sys-deps.ok:
 	missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	touch $@
 sys-deps: .sys-deps.ok
 
-build: venv
+build: venv sys-deps
 	$(CARGO) build --release -p lichtbild-cli
 
 demo: build
@@ -45,7 +46,7 @@ demo: build
 rust-test: venv sys-deps
 	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(CARGO) test --workspace --release
 
-lint:
+lint: sys-deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # Each binding and the plug-ins add their own targets and TEST_TARGETS entries in mk/*.mk.

@@ -30,7 +30,7 @@ c-header-check: $(C_CBINDGEN)
 	(cd bindings-c && ../$(C_CBINDGEN) --quiet --config cbindgen.toml --crate lichtbild-c --output ../$(C_OUT)/lichtbild.h .)
 	diff -u bindings-c/include/lichtbild.h $(C_OUT)/lichtbild.h || { echo "bindings-c/include/lichtbild.h is out of date: run 'make c-header' and commit it" >&2; exit 1; }
 
-c-lib:
+c-lib: sys-deps
 	$(CARGO) build --release -p lichtbild-c
 	mkdir -p $(C_OUT)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(C_VERSION)|' bindings-c/lichtbild.pc.in > $(C_OUT)/lichtbild.pc

@@ -39,7 +39,7 @@ $(CARGO_FUZZ_ROOT)/bin/cargo-fuzz:
 	$(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked --root $(CARGO_FUZZ_ROOT)
 
 # Its own workspace and target dir (ASAN and coverage flags: nothing is shared with release).
-fuzz-build: $(CARGO_FUZZ_ROOT)/bin/cargo-fuzz
+fuzz-build: $(CARGO_FUZZ_ROOT)/bin/cargo-fuzz sys-deps
 	rustup toolchain list | grep -q '^nightly' || { echo "make fuzz needs a nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
 	cd fuzz && $(FUZZ_CARGO) build --target-dir ../target/fuzz
 

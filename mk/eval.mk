@@ -35,7 +35,7 @@ $(EVAL_ISNET): $(EVAL_NODE)/.ok tests/eval/isnet_from_imgly.py
 	command -v /usr/bin/time >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time; }
 	touch $@
 
-eval-deps: venv $(EVAL_VENV)/.ok $(EVAL_ISNET) .eval-sys.ok
+eval-deps: venv sys-deps $(EVAL_VENV)/.ok $(EVAL_ISNET) .eval-sys.ok
 	$(CARGO) build --release -p lichtbild-eval
 
 # Full run: every tool fresh, writes tests/eval/RESULTS.md, results.json and contact_sheet.png.

@@ -24,7 +24,7 @@ node-deps: $(NODE_DIR)/node_modules/.ok
 
 # napi build runs cargo for the host triple (target/x86_64-unknown-linux-gnu/release) and writes
 # lichtbild.<platform>.node, binding.js and index.d.ts; the last two must match what is committed.
-node-build: node-deps
+node-build: node-deps sys-deps
 	cd $(NODE_DIR) && npx napi build --release --platform --js binding.js --dts index.d.ts
 	# Stripped after the build: napi's --strip changes RUSTFLAGS and would rebuild every crate.
 	strip --strip-unneeded lichtbild.*.node

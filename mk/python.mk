@@ -13,7 +13,7 @@ $(PY_TOOLS): $(VENV)/.ok
 	touch $@
 
 # manylinux_2_28: links against glibc 2.28 symbols (zig provides them), installable on older systems.
-py-wheel: $(PY_TOOLS)
+py-wheel: $(PY_TOOLS) sys-deps
 	rm -f $(PY_WHEELS)/lichtbild-*.whl
 	PATH="$(abspath $(VENV))/bin:$$PATH" maturin build --release --compatibility manylinux_2_28 --zig \
 	  -m bindings-python/Cargo.toml --out $(PY_WHEELS)
@@ -31,7 +31,7 @@ py-test: sys-deps py-wheel
 	(unset ORT_DYLIB_PATH; $(PY_TEST_VENV)/bin/python -m pytest bindings-python/tests -p no:cacheprovider -ra --durations=5)
 
 # `pip install ./bindings-python` the way a user would (maturin from PyPI as the build backend).
-py-install-check: venv
+py-install-check: venv sys-deps
 	rm -rf target/py-install-venv
 	python3 -m venv target/py-install-venv
 	target/py-install-venv/bin/pip install --quiet ./bindings-python

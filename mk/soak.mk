@@ -14,7 +14,7 @@ NODE_SOAK := target/node-soak
 
 .PHONY: soak soak-rust soak-c soak-python soak-node
 
-soak-rust: venv
+soak-rust: venv sys-deps
 	$(CARGO) build --release -p lichtbild --example soak
 	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) $(SOAK_NICE) target/release/examples/soak $(SOAK_RUNS)
 

@@ -1,4 +1,5 @@
 //! Privacy mechanisms: the worker sandbox, wiped buffers, the receipt.
+pub mod jpeg_mem;
 pub mod receipt;
 pub mod sandbox;
 pub mod secure_buffer;
