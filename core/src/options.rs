@@ -147,9 +147,12 @@ impl OutputFormat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MultiFacePolicy {
-    /// Use the largest, most central face and report the others as a finding.
+    /// Use the largest, most central face and report the others as a finding. The detector
+    /// looks at 160 px first here, so a second face under about 1/8 of the picture's long side
+    /// may go unreported.
     Largest,
-    /// Refuse with [`Error::MultipleFaces`].
+    /// Refuse with [`Error::MultipleFaces`]. The detector starts at 320 px, so smaller
+    /// bystanders count too.
     Error,
 }
 
