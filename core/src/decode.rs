@@ -294,8 +294,8 @@ fn jpeg_frame(b: &[u8]) -> Result<JpegFrame> {
 fn jpeg_err(e: jpeg_decoder::Error) -> Error {
     match e {
         jpeg_decoder::Error::Unsupported(f) => Error::UnsupportedFormat(format!(
-            "this JPEG uses a feature that is not supported ({f:?}); 12-bit, arithmetic-coded and hierarchical \
-             JPEGs cannot be read: re-save the photo as an ordinary 8-bit JPEG"
+            "this JPEG uses a feature that is not supported ({f:?}); 12-bit and hierarchical JPEGs cannot be \
+             read: re-save the photo as an ordinary 8-bit JPEG"
         )),
         jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             Error::InvalidInput("the JPEG data ends early (truncated file)".into())
@@ -855,6 +855,24 @@ mod tests {
         assert!(decode_jpeg_turbo(CMYK_JPG, frame.width as u32, frame.height as u32, 1.0).is_none());
         // A stream libjpeg-turbo only warns about (cut short) is not returned half-decoded.
         assert!(decode_jpeg_turbo(&GRACE[..GRACE.len() / 2], 512, 600, 1.0).is_none());
+    }
+
+    #[test]
+    fn arithmetic_coded_jpegs_decode() {
+        // jpeg-decoder cannot read them; libjpeg-turbo can.
+        let src = load(GRACE, 1.0).unwrap().image;
+        let mut c = turbojpeg::Compressor::new().unwrap();
+        c.set_quality(90).unwrap();
+        c.set_arithmetic(true).unwrap();
+        let img = turbojpeg::Image { pixels: &src.data[..], width: src.width, pitch: src.width * 3, height: src.height, format: turbojpeg::PixelFormat::RGB };
+        let arith = c.compress_to_vec(img).unwrap();
+        let frame = jpeg_frame(&arith).unwrap();
+        assert_eq!(kind(decode_jpeg_rs(&arith, frame, 512, 600, 1.0)), ErrorKind::UnsupportedFormat);
+        let d = load(&arith, 0.25).unwrap();
+        assert_eq!((d.image.width, d.image.height), (128, 150));
+        let q = load(GRACE, 0.25).unwrap().image;
+        let mae = d.image.data.iter().zip(q.data.iter()).map(|(a, b)| a.abs_diff(*b) as u64).sum::<u64>() as f64 / q.data.len() as f64;
+        assert!(mae < 3.0, "mean abs difference {mae}");
     }
 
     #[test]
