@@ -104,7 +104,8 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Probe> {
 /// The scale is the one `jpeg_decoder::Decoder::scale` picks (libjpeg-turbo is given the same)
 /// for a requested size of `ceil(full * min_scale)`: the smallest of 1/8, 1/4, 1/2, 1 whose
 /// output (rounded up) reaches the request in at least one axis (e.g. 512x600 at 0.25 gives
-/// 128x150). `min_scale` outside (0, 1] or NaN means full size. Progressive and baseline JPEGs both scale; lossless JPEGs do not.
+/// 128x150). `min_scale` outside (0, 1] or NaN means full size. Progressive and baseline JPEGs
+/// both scale; lossless JPEGs do not.
 pub fn decode(bytes: &[u8], probe: &Probe, min_scale: f32) -> Result<Decoded> {
     let container = sniff(bytes)?;
     let orientation = if (1..=8).contains(&probe.orientation) { probe.orientation } else { 1 };
