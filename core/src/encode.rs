@@ -1,7 +1,7 @@
 //! Encoding in memory: JPEG / PNG / WebP with pixel density and sRGB only, optional size cap.
 //!
 //! What each format carries, and nothing else (no EXIF, XMP, text, comments or timestamps):
-//! * JPEG (`image`'s baseline encoder, 4:4:4): JFIF APP0 with the density in dots per inch, the
+//! * JPEG (libjpeg-turbo, baseline, 4:2:0): JFIF APP0 with the density in dots per inch, the
 //!   sRGB ICC profile in APP2.
 //! * PNG (`png` crate, 8-bit RGB or RGBA): pHYs in pixels per metre, an sRGB chunk (perceptual);
 //!   chunks are exactly IHDR, pHYs, sRGB, IDAT..., IEND (checked by the tests).
@@ -146,19 +146,76 @@ fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: u32) -> Result<
     if w > u16::MAX as usize || h > u16::MAX as usize {
         return Err(Error::Encode(format!("{w}x{h} is too large for JPEG (at most 65535 per side)")));
     }
-    let mut out = SecureWriter::with_capacity(w * h / 2 + SRGB_ICC.len() + 4096);
-    {
-        // jpeg-encoder (SIMD): 4:2:0 chroma like camera JPEGs, averaged rather than dropped.
-        let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
-        enc.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
-        enc.set_chroma_subsampling_method(jpeg_encoder::ChromaSubsamplingMethod::Average);
-        if dpi > 0 {
-            enc.set_density(jpeg_encoder::PixelDensity::dpi(dpi.min(u16::MAX as u32) as u16));
-        }
-        enc.add_icc_profile(SRGB_ICC).map_err(|e| Error::Encode(e.to_string()))?;
-        enc.encode(rgb, w as u16, h as u16, jpeg_encoder::ColorType::Rgb).map_err(|e| Error::Encode(format!("JPEG: {e}")))?;
+    if rgb.len() != w * h * 3 {
+        return Err(Error::Internal(format!("JPEG encoder got {} bytes for {w}x{h} RGB", rgb.len())));
     }
-    Ok(out.into_secure())
+    // libjpeg-turbo (linked for decoding already): 3x faster than jpeg-encoder here (2.9 -> 0.9
+    // ms at 531x709). Its working memory goes through jpeg_mem.c, which wipes every block; the
+    // output goes only into our own buffer (NOREALLOC: libjpeg-turbo would otherwise grow it by
+    // malloc/free, leaving copies unwiped). A q92 headshot takes ~w*h/4 bytes, so w*h/2 is tried
+    // first, and the worst-case size only if that was not enough.
+    let mut tj = TurboCompressor::new()?;
+    tj.set(raw::TJPARAM_TJPARAM_QUALITY, quality as i32)?;
+    tj.set(raw::TJPARAM_TJPARAM_SUBSAMP, raw::TJSAMP_TJSAMP_420 as i32)?; // 4:2:0 like camera JPEGs, box-averaged
+    tj.set(raw::TJPARAM_TJPARAM_NOREALLOC, 1)?;
+    let (unit, density) = if dpi > 0 { (1, dpi.min(u16::MAX as u32) as i32) } else { (0, 1) };
+    tj.set(raw::TJPARAM_TJPARAM_DENSITYUNITS, unit)?;
+    tj.set(raw::TJPARAM_TJPARAM_XDENSITY, density)?;
+    tj.set(raw::TJPARAM_TJPARAM_YDENSITY, density)?;
+    // Copied by libjpeg-turbo; the profile is public data.
+    let rc = unsafe { raw::tj3SetICCProfile(tj.0, SRGB_ICC.as_ptr().cast_mut(), SRGB_ICC.len() as raw::size_t) };
+    tj.check(rc)?;
+    let worst = unsafe { raw::tj3JPEGBufSize(w as i32, h as i32, raw::TJSAMP_TJSAMP_420 as i32) };
+    if worst == 0 {
+        return Err(tj.error());
+    }
+    let worst = worst as usize + SRGB_ICC.len();
+    let mut last = None;
+    for cap in [(w * h / 2 + SRGB_ICC.len() + 4096).min(worst), worst] {
+        let mut buf = SecureBuf::<u8>::zeroed(cap);
+        let (mut ptr, mut size) = (buf.as_mut_ptr(), cap as raw::size_t);
+        let rc = unsafe { raw::tj3Compress8(tj.0, rgb.as_ptr(), w as i32, 0, h as i32, raw::TJPF_TJPF_RGB as i32, &mut ptr, &mut size) };
+        if rc == 0 && std::ptr::eq(ptr, buf.as_ptr()) && size as usize <= cap {
+            return Ok(SecureBuf::from_slice(&buf[..size as usize]));
+        }
+        last = Some(tj.error());
+    }
+    Err(last.unwrap_or_else(|| Error::Encode("JPEG: libjpeg-turbo failed".into())))
+}
+
+use turbojpeg::raw;
+
+/// A TurboJPEG compressor handle, destroyed on drop.
+struct TurboCompressor(raw::tjhandle);
+
+impl TurboCompressor {
+    fn new() -> Result<Self> {
+        let h = unsafe { raw::tj3Init(raw::TJINIT_TJINIT_COMPRESS as i32) };
+        if h.is_null() {
+            return Err(Error::Encode("JPEG: libjpeg-turbo could not start a compressor".into()));
+        }
+        Ok(TurboCompressor(h))
+    }
+
+    fn set(&mut self, param: raw::TJPARAM, value: i32) -> Result<()> {
+        let rc = unsafe { raw::tj3Set(self.0, param as i32, value) };
+        self.check(rc)
+    }
+
+    fn check(&self, rc: i32) -> Result<()> {
+        if rc == 0 { Ok(()) } else { Err(self.error()) }
+    }
+
+    fn error(&self) -> Error {
+        let msg = unsafe { std::ffi::CStr::from_ptr(raw::tj3GetErrorStr(self.0)) }.to_string_lossy().into_owned();
+        Error::Encode(format!("JPEG: {msg}"))
+    }
+}
+
+impl Drop for TurboCompressor {
+    fn drop(&mut self) {
+        unsafe { raw::tj3Destroy(self.0) };
+    }
 }
 
 /// Pixels per metre for `dpi`, rounded (300 dpi -> 11811).
@@ -367,6 +424,26 @@ mod tests {
             let d = r.info().pixel_dims.unwrap();
             assert_eq!((d.xppu as f64 * 0.0254).round() as u32, dpi);
         }
+    }
+
+    #[test]
+    fn jpeg_of_noise_outgrows_the_first_buffer_and_still_round_trips() {
+        // Noise at q100 takes more than the w*h/2 bytes tried first: the worst-case retry.
+        let (w, h) = (256, 256);
+        let raw = SecureBuf::from_vec(noise(7, w * h * 3));
+        let img = Image::from_buf(w, h, 3, raw);
+        let blocks = crate::privacy::jpeg_mem::blocks_allocated();
+        let (out, q) = encode(&img, OutputFormat::Jpeg, 100, 300, None).unwrap();
+        assert_eq!(q, 100);
+        assert!(out.len() > w * h / 2 + SRGB_ICC.len() + 4096, "{} bytes", out.len());
+        // libjpeg-turbo's working memory went through the wiping allocator.
+        assert!(crate::privacy::jpeg_mem::blocks_allocated() > blocks);
+        assert_clean(&out);
+        let back = decoded(&out);
+        assert_eq!((back.width, back.height), (w, h));
+        // Luma survives q100 nearly intact (chroma is 4:2:0, so compare the mean only).
+        let mean = |d: &[u8]| d.iter().map(|&v| v as f64).sum::<f64>() / d.len() as f64;
+        assert!((mean(&back.data) - mean(&img.data)).abs() < 2.0);
     }
 
     #[test]

@@ -369,6 +369,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         Some(m) => matte::user_mask(&mut s.segment, m, &frame)?,
         None => matte::person_mask_small(&mut s.segment, &frame)?,
     };
+    timer.lap("segment");
     let (alpha, mut fg) = matte::refine(&frame, &coarse, &coverage);
     drop((coarse, coverage));
     timer.lap("matte");
