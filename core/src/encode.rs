@@ -156,7 +156,7 @@ fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: u32) -> Result<
     // first, and the worst-case size only if that was not enough.
     let mut tj = TurboCompressor::new()?;
     tj.set(raw::TJPARAM_TJPARAM_QUALITY, quality as i32)?;
-    tj.set(raw::TJPARAM_TJPARAM_SUBSAMP, raw::TJSAMP_TJSAMP_420 as i32)?; // 4:2:0 like camera JPEGs, box-averaged
+    tj.set(raw::TJPARAM_TJPARAM_SUBSAMP, raw::TJSAMP_TJSAMP_420)?; // 4:2:0 like camera JPEGs, box-averaged
     tj.set(raw::TJPARAM_TJPARAM_NOREALLOC, 1)?;
     let (unit, density) = if dpi > 0 { (1, dpi.min(u16::MAX as u32) as i32) } else { (0, 1) };
     tj.set(raw::TJPARAM_TJPARAM_DENSITYUNITS, unit)?;
@@ -165,7 +165,7 @@ fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: u32) -> Result<
     // Copied by libjpeg-turbo; the profile is public data.
     let rc = unsafe { raw::tj3SetICCProfile(tj.0, SRGB_ICC.as_ptr().cast_mut(), SRGB_ICC.len() as raw::size_t) };
     tj.check(rc)?;
-    let worst = unsafe { raw::tj3JPEGBufSize(w as i32, h as i32, raw::TJSAMP_TJSAMP_420 as i32) };
+    let worst = unsafe { raw::tj3JPEGBufSize(w as i32, h as i32, raw::TJSAMP_TJSAMP_420) };
     if worst == 0 {
         return Err(tj.error());
     }
@@ -174,7 +174,7 @@ fn encode_jpeg(rgb: &[u8], w: usize, h: usize, quality: u8, dpi: u32) -> Result<
     for cap in [(w * h / 2 + SRGB_ICC.len() + 4096).min(worst), worst] {
         let mut buf = SecureBuf::<u8>::zeroed(cap);
         let (mut ptr, mut size) = (buf.as_mut_ptr(), cap as raw::size_t);
-        let rc = unsafe { raw::tj3Compress8(tj.0, rgb.as_ptr(), w as i32, 0, h as i32, raw::TJPF_TJPF_RGB as i32, &mut ptr, &mut size) };
+        let rc = unsafe { raw::tj3Compress8(tj.0, rgb.as_ptr(), w as i32, 0, h as i32, raw::TJPF_TJPF_RGB, &mut ptr, &mut size) };
         if rc == 0 && std::ptr::eq(ptr, buf.as_ptr()) && size as usize <= cap {
             return Ok(SecureBuf::from_slice(&buf[..size as usize]));
         }
