@@ -191,17 +191,26 @@ pub fn gaussian_blur(img: &Image<f32>, sigma: f32) -> Image<f32> {
     box_blur_owned(b, r, r)
 }
 
-/// Per-axis resampling taps: for each output index, the first source index and its weights.
+/// Per-axis resampling taps: output index o reads source indices start[o].. with the weights
+/// wts[off[o]..off[o + 1]] (flat, so building and reading them allocates nothing per output).
 struct Taps {
     start: Vec<usize>,
-    weights: Vec<Vec<f32>>,
+    off: Vec<usize>,
+    wts: Vec<f32>,
+}
+
+impl Taps {
+    #[inline]
+    fn of(&self, o: usize) -> (usize, &[f32]) {
+        (self.start[o], &self.wts[self.off[o]..self.off[o + 1]])
+    }
 }
 
 /// Taps mapping the source interval [a, a + len) (in pixels) onto `n` outputs: exact area
 /// coverage when shrinking (no aliasing), bilinear when enlarging.
 fn taps(src_n: usize, a: f32, len: f32, n: usize) -> Taps {
-    let mut start = Vec::with_capacity(n);
-    let mut weights = Vec::with_capacity(n);
+    let mut t = Taps { start: Vec::with_capacity(n), off: Vec::with_capacity(n + 1), wts: Vec::with_capacity(n * 2) };
+    t.off.push(0);
     let s = len / n as f32;
     let last = src_n as f32;
     for o in 0..n {
@@ -210,29 +219,31 @@ fn taps(src_n: usize, a: f32, len: f32, n: usize) -> Taps {
             let hi = (a + (o + 1) as f32 * s).clamp(0.0, last);
             let i0 = (lo.floor() as usize).min(src_n - 1);
             let i1 = ((hi.ceil() as usize).max(i0 + 1)).min(src_n);
-            let mut wv: Vec<f32> = (i0..i1).map(|i| (hi.min(i as f32 + 1.0) - lo.max(i as f32)).max(0.0)).collect();
-            let sum: f32 = wv.iter().sum();
+            let first = t.wts.len();
+            t.wts.extend((i0..i1).map(|i| (hi.min(i as f32 + 1.0) - lo.max(i as f32)).max(0.0)));
+            let sum: f32 = t.wts[first..].iter().sum();
             if sum > 0.0 {
-                wv.iter_mut().for_each(|v| *v /= sum);
+                t.wts[first..].iter_mut().for_each(|v| *v /= sum);
             } else {
-                wv = vec![1.0; 1];
+                t.wts.truncate(first);
+                t.wts.push(1.0);
             }
-            start.push(i0);
-            weights.push(wv);
+            t.start.push(i0);
         } else {
             let c = (a + (o as f32 + 0.5) * s - 0.5).clamp(0.0, last - 1.0);
             let i0 = c.floor() as usize;
             let f = c - i0 as f32;
             if i0 + 1 < src_n && f > 0.0 {
-                start.push(i0);
-                weights.push(vec![1.0 - f, f]);
+                t.start.push(i0);
+                t.wts.extend([1.0 - f, f]);
             } else {
-                start.push(i0.min(src_n - 1));
-                weights.push(vec![1.0]);
+                t.start.push(i0.min(src_n - 1));
+                t.wts.push(1.0);
             }
         }
+        t.off.push(t.wts.len());
     }
-    Taps { start, weights }
+    t
 }
 
 /// Resizes to `w` x `h`: area average when shrinking, bilinear when enlarging (per axis).
@@ -271,41 +282,94 @@ fn resample<T: zeroize::Zeroize + Copy + Default + Into<f32> + Sync + 'static>(
     }
     let tx = taps(img.width, x0, rw.max(1e-3), w);
     let ty = taps(img.height, y0, rh.max(1e-3), h);
-    // Only the source rows some output row uses: a crop does not pay for the whole image.
-    let ry0 = ty.start.iter().copied().min().unwrap_or(0);
-    let ry1 = ty.start.iter().zip(&ty.weights).map(|(s, wv)| s + wv.len()).max().unwrap_or(0).min(img.height);
-    // Horizontal first, into a (w x used rows) buffer, then vertical.
-    let mut tmp = Image::<f32>::new(w, ry1.saturating_sub(ry0), ch);
+    // Only the source rows and columns some output uses: a crop does not pay for the whole image.
+    let used = |t: &Taps, n: usize, src_n: usize| {
+        let lo = t.start.iter().copied().min().unwrap_or(0);
+        let hi = (0..n).map(|o| t.start[o] + t.off[o + 1] - t.off[o]).max().unwrap_or(0).min(src_n);
+        (lo, hi.max(lo))
+    };
+    let (ry0, ry1) = used(&ty, h, img.height);
+    let (cx0, cx1) = used(&tx, w, img.width);
     let stride = w * ch;
-    crate::parallel::bands(&mut tmp.data, stride, |b0, band| {
-        for (j, orow) in band.chunks_exact_mut(stride).enumerate() {
-            let y = ry0 + b0 + j;
-            let row = &img.data[y * img.width * ch..(y + 1) * img.width * ch];
-            for x in 0..w {
-                let s = tx.start[x];
-                for c in 0..ch {
-                    let mut acc = 0.0f32;
-                    for (k, &wt) in tx.weights[x].iter().enumerate() {
-                        acc += wt * row[(s + k) * ch + c].into();
+    let src_row = |y: usize| &img.data[(y * img.width + cx0) * ch..(y * img.width + cx1) * ch];
+    if h < ry1 - ry0 {
+        // Shrinking vertically: vertical first, into an (h x used columns) buffer, so the
+        // horizontal pass (the costlier one per value) runs on h rows instead of all used rows.
+        let tstride = (cx1 - cx0) * ch;
+        let mut tmp = Image::<f32>::new(cx1 - cx0, h, ch);
+        crate::parallel::bands(&mut tmp.data, tstride, |b0, band| {
+            for (j, trow) in band.chunks_exact_mut(tstride).enumerate() {
+                let (s, wts) = ty.of(b0 + j);
+                for (k, &wt) in wts.iter().enumerate() {
+                    for (o, &v) in trow.iter_mut().zip(src_row(s + k)) {
+                        *o += wt * v.into();
                     }
-                    orow[x * ch + c] = acc * scale;
                 }
             }
+        });
+        crate::parallel::bands(&mut out.data, stride, |b0, band| {
+            for (j, orow) in band.chunks_exact_mut(stride).enumerate() {
+                let y = b0 + j;
+                resample_row(&tmp.data[y * tstride..(y + 1) * tstride], &tx, cx0, ch, orow, scale);
+            }
+        });
+        return out;
+    }
+    // Otherwise horizontal first, into a (w x used rows) buffer, then vertical.
+    let mut tmp = Image::<f32>::new(w, ry1 - ry0, ch);
+    crate::parallel::bands(&mut tmp.data, stride, |b0, band| {
+        for (j, orow) in band.chunks_exact_mut(stride).enumerate() {
+            resample_row(src_row(ry0 + b0 + j), &tx, cx0, ch, orow, 1.0);
         }
     });
     crate::parallel::bands(&mut out.data, stride, |y0, band| {
         for (j, orow) in band.chunks_exact_mut(stride).enumerate() {
-            let y = y0 + j;
-            let s = ty.start[y] - ry0;
-            for (k, &wt) in ty.weights[y].iter().enumerate() {
-                let srow = &tmp.data[(s + k) * stride..(s + k + 1) * stride];
+            let (s, wts) = ty.of(y0 + j);
+            for (k, &wt) in wts.iter().enumerate() {
+                let srow = &tmp.data[(s - ry0 + k) * stride..(s - ry0 + k + 1) * stride];
                 for (o, &v) in orow.iter_mut().zip(srow) {
-                    *o += wt * v;
+                    *o += wt * scale * v;
                 }
             }
         }
     });
     out
+}
+
+/// One row of the horizontal pass: `row` holds source columns from `col0` on.
+fn resample_row<T: Copy + Into<f32>>(row: &[T], tx: &Taps, col0: usize, ch: usize, orow: &mut [f32], scale: f32) {
+    // The channel count as a constant keeps a pixel's sums in registers.
+    match ch {
+        1 => resample_row_n::<T, 1>(row, tx, col0, orow, scale),
+        3 => resample_row_n::<T, 3>(row, tx, col0, orow, scale),
+        4 => resample_row_n::<T, 4>(row, tx, col0, orow, scale),
+        _ => {
+            for (x, o) in orow.chunks_exact_mut(ch).enumerate() {
+                let (s, wts) = tx.of(x);
+                for (c, o) in o.iter_mut().enumerate() {
+                    let acc: f32 = wts.iter().enumerate().map(|(k, &wt)| wt * row[(s - col0 + k) * ch + c].into()).sum();
+                    *o = acc * scale;
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn resample_row_n<T: Copy + Into<f32>, const N: usize>(row: &[T], tx: &Taps, col0: usize, orow: &mut [f32], scale: f32) {
+    for (x, o) in orow.chunks_exact_mut(N).enumerate() {
+        let (s, wts) = tx.of(x);
+        let s = s - col0;
+        let mut acc = [0.0f32; N];
+        for (p, &wt) in row[s * N..(s + wts.len()) * N].chunks_exact(N).zip(wts) {
+            for c in 0..N {
+                acc[c] += wt * p[c].into();
+            }
+        }
+        for c in 0..N {
+            o[c] = acc[c] * scale;
+        }
+    }
 }
 
 /// Rec. 601 luma of an RGB image (a grey image is returned as is).
@@ -747,6 +811,30 @@ mod tests {
         let c = img_from(7, 5, 1, |_, _, _| 0.25);
         let up = resize(&c, 30, 11);
         assert!(up.data.iter().all(|&v| (v - 0.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn resample_in_either_pass_order_is_the_separable_sum() {
+        // Shrinking vertically runs the vertical pass first; both orders, crops (only the used
+        // rows and columns are read) and 8-bit input must give sum_j wy_j sum_i wx_i src.
+        let im = img_from(97, 83, 3, |x, y, c| ((x * 7 + y * 13 + c * 5) % 31) as f32 / 30.0);
+        let im8 = Image::from_buf(97, 83, 3, SecureBuf::from_vec(im.data.iter().map(|&v| (v * 255.0).round() as u8).collect()));
+        for (x0, y0, rw, rh, w, h) in [(0.0, 0.0, 97.0, 83.0, 40, 30), (0.0, 0.0, 97.0, 83.0, 150, 120), (10.5, 7.25, 50.0, 60.0, 20, 90), (3.0, 20.0, 30.0, 40.0, 70, 15)] {
+            let (tx, ty) = (taps(97, x0, rw, w), taps(83, y0, rh, h));
+            let got = resize_region(&im, x0, y0, rw, rh, w, h);
+            let got8 = resize_region_u8(&im8, x0, y0, rw, rh, w, h);
+            for y in 0..h {
+                for x in 0..w {
+                    for c in 0..3 {
+                        let (sy, wy) = ty.of(y);
+                        let (sx, wx) = tx.of(x);
+                        let want: f32 = wy.iter().enumerate().map(|(j, &a)| a * wx.iter().enumerate().map(|(i, &b)| b * im.px(sx + i, sy + j)[c]).sum::<f32>()).sum();
+                        assert!((got.px(x, y)[c] - want).abs() < 1e-4, "({x},{y}) {} vs {want}", got.px(x, y)[c]);
+                        assert!((got8.px(x, y)[c] - want).abs() < 0.003, "8-bit ({x},{y})");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
