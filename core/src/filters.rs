@@ -618,6 +618,31 @@ pub fn block_row<const N: usize>(w: usize, h: usize, k: usize, by: usize, f: &mu
     }
 }
 
+/// The mean of `f(pixel index)` over block (bx, by), summed in the same order as [`block_row`]
+/// (so either gives the same bits).
+#[inline]
+pub fn block_mean<const N: usize>(w: usize, h: usize, k: usize, bx: usize, by: usize, f: &mut impl FnMut(usize) -> [f32; N]) -> [f32; N] {
+    let k = k.max(1);
+    let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
+    let (y0, y1) = (by * k, ((by + 1) * k).min(h));
+    let mut out = [0.0f32; N];
+    for y in y0..y1 {
+        let mut acc = [0.0f32; N];
+        for x in x0..x1 {
+            let v = f(y * w + x);
+            for c in 0..N {
+                acc[c] += v[c];
+            }
+        }
+        for c in 0..N {
+            out[c] += acc[c];
+        }
+    }
+    let n = x1.saturating_sub(x0) * y1.saturating_sub(y0);
+    let inv = if n > 0 { 1.0 / n as f32 } else { 0.0 };
+    out.map(|v| v * inv)
+}
+
 /// One full-resolution row's vertical interpolation on a block grid.
 #[derive(Clone, Copy, Debug)]
 pub struct BlockRow {

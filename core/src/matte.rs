@@ -17,7 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::filters::{
-    apply_coefficients, block_downsample, block_row, box_blur_owned, box_stream, dilate, erode, guided_coefficients, resize,
+    apply_coefficients, block_downsample, block_mean, block_row, box_blur_owned, box_stream, dilate, erode, guided_coefficients, resize,
     BlockSampler,
 };
 use crate::privacy::secure_buffer::SecureBuf;
@@ -271,10 +271,12 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
         }
         ab = guided_coefficients(&guide_low, &pre, low(px(p.gf_radius2)), p.gf_eps);
     }
-    drop((guide_low, pre));
+    drop(pre);
 
     // Cells whose every bilinear tap is certain skip the per-pixel work: for a pixel in cell
-    // (bx, by) the taps lie in the 3x3 cells around it.
+    // (bx, by) the taps lie in the 3x3 cells around it. A certain cell that is wholly photo
+    // (coverage 1) has alpha exactly 0 or 1 everywhere, which the foreground estimate uses too.
+    let cov_low = block_downsample(&coverage, k);
     let mut cell = Plane::new(lw, lh, 1);
     for by in 0..lh {
         for bx in 0..lw {
@@ -289,6 +291,17 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
             cell.data[by * lw + bx] = if lo >= 1.0 - 1e-4 { SURE_FG } else if hi <= 1e-4 { SURE_BG } else { BAND };
         }
     }
+    let kinds: Vec<Known> = cell
+        .data
+        .iter()
+        .zip(cov_low.data.iter())
+        .map(|(&c, &cv)| match (c, cv >= 1.0 - 1e-6) {
+            (SURE_FG, true) => Known::Opaque,
+            (SURE_BG, true) => Known::Clear,
+            _ => Known::Mixed,
+        })
+        .collect();
+    drop(cov_low);
     let mut alpha = Plane::new(w, h, 1);
     let tri = BlockSampler::new(&trimap, w, k);
     let coef = BlockSampler::new(&ab, w, k);
@@ -301,8 +314,14 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
                 let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
                 let (arow, crow_cov) = (&mut alpha_row[x0..x1], &coverage.data[y * w + x0..y * w + x1]);
                 let kind = cell.data[by * lw + bx];
-                if kind == SURE_BG {
-                    continue;
+                match kinds[by * lw + bx] {
+                    Known::Clear => continue,
+                    Known::Opaque => {
+                        arow.fill(1.0);
+                        continue;
+                    }
+                    Known::Mixed if kind == SURE_BG => continue,
+                    Known::Mixed => {}
                 }
                 for (j, (a, &cv)) in arow.iter_mut().zip(crow_cov).enumerate() {
                     let cv = cv.clamp(0.0, 1.0);
@@ -331,7 +350,7 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
     drop((ab, trimap, cell));
 
     // 2. Foreground colours without the old background.
-    let fg = estimate_foreground_k(&rgb, &alpha, &coverage, px(p.fg_r1), px(p.fg_r2), k);
+    let fg = estimate_foreground_k(&rgb, &alpha, &coverage, px(p.fg_r1), px(p.fg_r2), k, Some((&guide_low, &kinds)));
     (alpha, fg)
 }
 
@@ -340,13 +359,25 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
 /// narrow one (`r2`) to sharpen F. The background average is weighted by coverage too, so
 /// extended border pixels (not photo) do not count as background colour.
 pub fn estimate_foreground(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize) -> Image<f32> {
-    estimate_foreground_k(img, alpha, coverage, r1, r2, 1)
+    estimate_foreground_k(img, alpha, coverage, r1, r2, 1, None)
+}
+
+/// What refine knows of a grid cell before the foreground estimate: alpha is 1 on all of it and
+/// coverage 1 (`Opaque`), alpha 0 and coverage 1 (`Clear`), or anything (`Mixed`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Known {
+    Opaque,
+    Clear,
+    Mixed,
 }
 
 /// [`estimate_foreground`] with the local means (which are smooth) computed on a grid `k`
 /// times smaller and streamed through the box filter; full-resolution work is limited to
 /// pixels with 0 < alpha < 1.
-fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize, k: usize) -> Image<f32> {
+///
+/// `known`: the image's block means on that grid and what is known of each block; a block
+/// known `Opaque` or `Clear` takes its sums from the means instead of its pixels.
+fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize, k: usize, known: Option<(&Image<f32>, &[Known])>) -> Image<f32> {
     let (w, h) = (img.width, img.height);
     let k = k.max(1);
     let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
@@ -378,7 +409,20 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
         low(r1),
         &mut (&mut keep, &mut fb1),
         |st, by, row| {
-            block_row::<9>(w, h, k, by, &mut f1, &mut nine);
+            match known {
+                Some((means, kinds)) => {
+                    for (bx, o) in nine.chunks_exact_mut(9).enumerate() {
+                        let i = by * lw + bx;
+                        let g = &means.data[i * 3..i * 3 + 3];
+                        o.copy_from_slice(&match kinds[i] {
+                            Known::Opaque => [g[0], g[1], g[2], 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                            Known::Clear => [0.0, 0.0, 0.0, 0.0, g[0], g[1], g[2], 1.0, 0.0],
+                            Known::Mixed => block_mean::<9>(w, h, k, bx, by, &mut f1),
+                        });
+                    }
+                }
+                None => block_row::<9>(w, h, k, by, &mut f1, &mut nine),
+            }
             let kr = &mut st.0.data[by * lw * 6..(by + 1) * lw * 6];
             for ((d, s), kp) in row.chunks_exact_mut(8).zip(nine.chunks_exact(9)).zip(kr.chunks_exact_mut(6)) {
                 d.copy_from_slice(&s[..8]);
@@ -408,10 +452,10 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
         &mut fb2,
         |_, by, row| {
             let kr = &keep.data[by * lw * 6..(by + 1) * lw * 6];
-            if kr.chunks_exact(6).any(|kp| kp[5] > 0.0) {
-                block_row::<4>(w, h, k, by, &mut f2, &mut four);
-            } else {
-                for (d, kp) in four.chunks_exact_mut(4).zip(kr.chunks_exact(6)) {
+            for (bx, (d, kp)) in four.chunks_exact_mut(4).zip(kr.chunks_exact(6)).enumerate() {
+                if kp[5] > 0.0 {
+                    d.copy_from_slice(&block_mean::<4>(w, h, k, bx, by, &mut f2));
+                } else {
                     d.copy_from_slice(&kp[..4]);
                 }
             }
@@ -606,6 +650,30 @@ pub(crate) mod tests {
         });
         assert!(hair.count() > 150, "hair band too thin");
         assert!(soft > 800 && soft < w * h / 10, "soft pixels {soft}");
+    }
+
+    #[test]
+    fn foreground_from_known_blocks_equals_the_full_sums() {
+        // refine() lets blocks known wholly opaque or clear take their sums from the block
+        // means; computed from every pixel instead, the foreground must be the same. Part of
+        // the frame is not photo (coverage 0 and a soft border), so mixed blocks occur too.
+        let (frame, m) = astronaut_mask();
+        let (w, h) = (frame.width, frame.height);
+        let mut cov = ones(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                cov.data[y * w + x] = ((x as f32 - 60.0) / 3.0).clamp(0.0, 1.0);
+            }
+        }
+        let (a, fg) = refine(&frame, &m, &cov);
+        let s = w.min(h) as f32;
+        let px = |f: f32| (f * s).round().max(1.0) as usize;
+        let k = ((s / 180.0).round() as usize).max(1);
+        let full = estimate_foreground_k(&frame, &a, &cov, px(DEFAULT_PARAMS.fg_r1), px(DEFAULT_PARAMS.fg_r2), k, None);
+        let worst = fg.data.iter().zip(full.data.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "foregrounds differ by up to {worst}");
+        let soft = a.data.iter().filter(|&&v| v > 0.0 && v < 1.0).count();
+        assert!(soft > 1000, "soft pixels {soft}");
     }
 
     /// A feathered disk of a known colour on a known background: the estimated foreground in
