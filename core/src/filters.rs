@@ -546,30 +546,29 @@ pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
         return out;
     }
     let d = &img.data;
+    let stride = w * ch;
     crate::parallel::bands(&mut out.data, lw * ch, |b0, band| {
+        // The block row's k image rows summed first (contiguous, so it vectorises), then each
+        // block's k columns of that sum. (Band threads may not create SecureBufs; this one row
+        // is wiped on drop all the same.)
+        let mut sum = zeroize::Zeroizing::new(vec![0.0f32; stride]);
         for (j, orow) in band.chunks_exact_mut(lw * ch).enumerate() {
-            let by = b0 + j;
-            match ch {
-                // The common channel counts as constants, so block_row keeps the sums in registers.
-                1 => block_row::<1>(w, h, k, by, &mut |i| [d[i]], orow),
-                3 => block_row::<3>(w, h, k, by, &mut |i| [d[i * 3], d[i * 3 + 1], d[i * 3 + 2]], orow),
-                _ => {
-                    let (y0, y1) = (by * k, ((by + 1) * k).min(h));
-                    for irow in d[y0 * w * ch..y1 * w * ch].chunks_exact(w * ch) {
-                        for (o, block) in orow.chunks_exact_mut(ch).zip(irow.chunks(k * ch)) {
-                            for px in block.chunks_exact(ch) {
-                                for (a, &v) in o.iter_mut().zip(px) {
-                                    *a += v;
-                                }
-                            }
-                        }
-                    }
-                    for (bx, o) in orow.chunks_exact_mut(ch).enumerate() {
-                        let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
-                        let inv = 1.0 / n as f32;
-                        o.iter_mut().for_each(|v| *v *= inv);
+            let (y0, y1) = ((b0 + j) * k, ((b0 + j + 1) * k).min(h));
+            sum.copy_from_slice(&d[y0 * stride..(y0 + 1) * stride]);
+            for irow in d[(y0 + 1) * stride..y1 * stride].chunks_exact(stride) {
+                for (s, &v) in sum.iter_mut().zip(irow) {
+                    *s += v;
+                }
+            }
+            for (bx, (o, block)) in orow.chunks_exact_mut(ch).zip(sum.chunks(k * ch)).enumerate() {
+                let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
+                let inv = 1.0 / n as f32;
+                for px in block.chunks_exact(ch) {
+                    for (a, &v) in o.iter_mut().zip(px) {
+                        *a += v;
                     }
                 }
+                o.iter_mut().for_each(|v| *v *= inv);
             }
         }
     });
@@ -692,8 +691,9 @@ impl<'a> BlockSampler<'a> {
         let (Some(&(c0, c1, ax)), true) = (self.cols.get(x), N <= self.img.channels && !self.img.data.is_empty()) else {
             return out;
         };
-        let d = &self.img.data;
-        let (p00, p10, p01, p11) = (&d[row.r0 + c0..], &d[row.r0 + c1..], &d[row.r1 + c0..], &d[row.r1 + c1..]);
+        // The four taps as arrays: one bounds check each instead of one per channel.
+        let tap = |i: usize| -> [f32; N] { self.img.data.get(i..i + N).and_then(|s| s.try_into().ok()).unwrap_or([0.0; N]) };
+        let (p00, p10, p01, p11) = (tap(row.r0 + c0), tap(row.r0 + c1), tap(row.r1 + c0), tap(row.r1 + c1));
         for c in 0..N {
             let top = p00[c] + ax * (p10[c] - p00[c]);
             let bot = p01[c] + ax * (p11[c] - p01[c]);
