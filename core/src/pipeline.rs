@@ -448,6 +448,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         bytes_locked: take_locked_bytes(),
         freed_memory: if crate::privacy::wipe_alloc::installed() { "all wiped (WipeOnFree allocator)" } else { "lichtbild buffers wiped; install WipeOnFree to wipe decoders' buffers too" },
         cpu_arena: "disabled",
+        ort_memory: crate::privacy::ort_alloc::RECEIPT,
         retouched: strength > 0.0,
     };
     Ok(Output { image, findings, receipt, landmarks, photo_to_frame })

@@ -94,6 +94,9 @@ pub fn ensure_env(explicit: Option<&Path>, sandboxed: bool) -> Result<RuntimeInf
                 let env = builder.with_name("lichtbild").with_telemetry(false).build().map_err(|e| Error::RuntimeNotFound {
                     tried: format!("{tried}  - {}: loaded, but creating the environment failed: {e}\n", cand.display()),
                 })?;
+                crate::privacy::ort_alloc::register(&env).map_err(|e| Error::RuntimeNotFound {
+                    tried: format!("{tried}  - {}: loaded, but it refused lichtbild's wiping allocator: {e}\n", cand.display()),
+                })?;
                 let version = library_version(&cand).unwrap_or_else(|| ort::info().split(',').next().unwrap_or("").trim().to_string());
                 let info = RuntimeInfo { library: cand.clone(), version };
                 let _ = ENV.set((env, info.clone()));
@@ -152,6 +155,9 @@ pub fn session(stage: &'static str, model: &[u8], intra_threads: usize) -> Resul
         // operator costs more than these small models gain), but stop when it ends: left
         // spinning, they took the cores from the next stages (2 intra threads ran ~2x slower).
         .with_config_entry("session.force_spinning_stop", "1")
+        .map_err(|x| Error::inference(stage, x))?
+        // CPU memory from the environment's allocator: lichtbild's, which wipes what ORT frees.
+        .with_config_entry("session.use_env_allocators", "1")
         .map_err(|x| Error::inference(stage, x))?
         .commit_from_memory(model)
         .map_err(e)

@@ -84,6 +84,7 @@ fn receipt_states_every_protection_and_nothing_about_the_person() {
         assert!(r.sandbox.mechanisms.iter().any(|m| m.starts_with("landlock")), "{:?}", r.sandbox);
     }
     assert_eq!((r.network, r.disk, r.cpu_arena), ("none", "none", "disabled"));
+    assert!(r.ort_memory.starts_with("tensors wiped when freed"), "{}", r.ort_memory);
     assert!(r.bytes_zeroised > 1_000_000, "{}", r.bytes_zeroised);
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we pass.
@@ -100,7 +101,7 @@ fn receipt_states_every_protection_and_nothing_about_the_person() {
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     let mut want = [
             "schema", "version", "preset", "output", "geometry", "steps", "models", "runtime", "consent", "sandbox", "network", "disk",
-        "metadata_removed", "bytes_zeroised", "bytes_locked", "freed_memory", "cpu_arena", "retouched",
+        "metadata_removed", "bytes_zeroised", "bytes_locked", "freed_memory", "cpu_arena", "ort_memory", "retouched",
     ];
     keys.sort();
     want.sort();

@@ -70,6 +70,8 @@ pub struct Receipt {
     /// zeroed by [`crate::WipeOnFree`], or only lichtbild's own buffers.
     pub freed_memory: &'static str,
     pub cpu_arena: &'static str,
+    /// What happens to ONNX Runtime's CPU tensors when it frees them.
+    pub ort_memory: &'static str,
     pub retouched: bool,
 }
 

@@ -21,6 +21,11 @@ pub fn take_zeroised_bytes() -> u64 {
     ZEROISED.with(|z| z.replace(0))
 }
 
+/// Adds bytes wiped outside a `SecureBuf` (ONNX Runtime's tensors) to this thread's count.
+pub(crate) fn count_zeroised(bytes: u64) {
+    let _ = ZEROISED.try_with(|z| z.set(z.get() + bytes));
+}
+
 /// Returns and resets the number of bytes mlocked on the current thread.
 pub fn take_locked_bytes() -> u64 {
     LOCKED.with(|z| z.replace(0))

@@ -33,7 +33,7 @@ pub fn installed() -> bool {
 
 /// Zeroes `len` bytes at `p` in a way the optimiser cannot drop as a dead store before free.
 #[inline]
-unsafe fn wipe(p: *mut u8, len: usize) {
+pub(crate) unsafe fn wipe(p: *mut u8, len: usize) {
     std::ptr::write_bytes(p, 0, len);
     std::hint::black_box(p);
     std::sync::atomic::compiler_fence(Ordering::SeqCst);

@@ -1,0 +1,228 @@
+//! ONNX Runtime's CPU memory through lichtbild: every block ORT frees (input copies, every
+//! intermediate tensor of a run, outputs) is zeroed, and kept for the next run instead of going
+//! back to the system.
+//!
+//! Without it, ORT allocates each intermediate tensor with malloc (its arena is off because it
+//! could not be wiped) and frees it unwiped; the big ones are fresh mmaps, so every inference
+//! also paid a page fault per 4 KiB: about 2,800 per photo, the largest kernel cost of a run.
+//!
+//! ORT takes it through `RegisterAllocator` on the one environment, and each session opts in with
+//! `session.use_env_allocators`. It is process-wide, as the environment is: every worker's
+//! sessions share it, under one lock (ORT allocates per operator, not per pixel).
+
+use std::alloc::Layout;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Room before each block for its size (and the alignment ORT's kernels like).
+const HEADER: usize = 64;
+/// Freed blocks kept for reuse, in bytes at most. A run of the segmenter peaks at a few MB.
+const KEPT_MAX: usize = 48 << 20;
+
+/// Bytes zeroed by this allocator since the process started (ORT frees from its own pool
+/// threads too, so this is global, not per worker).
+static WIPED: AtomicU64 = AtomicU64::new(0);
+/// Blocks handed to ORT since the process started (tests check ORT really uses this allocator).
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+/// Zeroed free blocks: (capacity, block start). Best fit within 2x, like the frame buffers.
+struct Pool {
+    blocks: Vec<(usize, usize)>,
+    bytes: usize,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool { blocks: Vec::new(), bytes: 0 });
+
+/// The receipt's `ort_memory`.
+pub const RECEIPT: &str = "tensors wiped when freed (lichtbild's allocator); kernels' own scratch memory is not";
+
+pub fn wiped_bytes() -> u64 {
+    WIPED.load(Ordering::Relaxed)
+}
+
+pub fn allocations() -> u64 {
+    ALLOCS.load(Ordering::Relaxed)
+}
+
+fn layout(cap: usize) -> Option<Layout> {
+    Layout::from_size_align(cap.checked_add(HEADER)?, HEADER).ok()
+}
+
+/// A block of at least `size` usable bytes (zeroed), or null.
+fn alloc(size: usize) -> *mut c_void {
+    ALLOCS.fetch_add(1, Ordering::Relaxed);
+    let size = size.max(1);
+    let reused = {
+        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        let best = pool.blocks.iter().enumerate().filter(|(_, &(cap, _))| cap >= size && cap <= 2 * size).min_by_key(|(_, &(cap, _))| cap).map(|(i, _)| i);
+        best.map(|i| {
+            let b = pool.blocks.swap_remove(i);
+            pool.bytes -= b.0;
+            b
+        })
+    };
+    let (cap, base) = match reused {
+        Some(b) => b,
+        None => {
+            let Some(l) = layout(size) else { return std::ptr::null_mut() };
+            // SAFETY: the layout has a non-zero size.
+            let p = unsafe { std::alloc::alloc(l) };
+            if p.is_null() {
+                return std::ptr::null_mut();
+            }
+            (size, p as usize)
+        }
+    };
+    // SAFETY: the block is HEADER + cap bytes, HEADER-aligned; the header holds its capacity.
+    unsafe {
+        (base as *mut usize).write(cap);
+        (base as *mut u8).add(HEADER).cast()
+    }
+}
+
+/// Zeroes the block and keeps it, or frees it when the pool is full.
+///
+/// # Safety
+/// `p` is null or came from [`alloc`] and was not freed since.
+unsafe fn free(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    let base = (p as *mut u8).sub(HEADER);
+    let cap = (base as *const usize).read();
+    super::wipe_alloc::wipe(p.cast(), cap);
+    WIPED.fetch_add(cap as u64, Ordering::Relaxed);
+    // Counted for the receipt on the freeing thread: the worker frees a run's tensors.
+    super::secure_buffer::count_zeroised(cap as u64);
+    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    if pool.bytes + cap <= KEPT_MAX {
+        pool.blocks.push((cap, base as usize));
+        pool.bytes += cap;
+        return;
+    }
+    drop(pool);
+    if let Some(l) = layout(cap) {
+        std::alloc::dealloc(base, l);
+    }
+}
+
+/// The C struct ORT calls, with the memory description it matches sessions' CPU memory by.
+#[repr(C)]
+struct WipingAllocator {
+    base: ort::sys::OrtAllocator,
+    info: *const ort::sys::OrtMemoryInfo,
+}
+
+// SAFETY: the struct is written once before ORT sees it and never changed; `info` points at an
+// OrtMemoryInfo leaked for the life of the process, which ORT only reads.
+unsafe impl Send for WipingAllocator {}
+unsafe impl Sync for WipingAllocator {}
+
+unsafe extern "system" fn c_alloc(_: *mut ort::sys::OrtAllocator, size: usize) -> *mut c_void {
+    // A panic must not unwind into C++; allocation failure is a null ORT reports.
+    std::panic::catch_unwind(|| alloc(size)).unwrap_or(std::ptr::null_mut())
+}
+
+unsafe extern "system" fn c_free(_: *mut ort::sys::OrtAllocator, p: *mut c_void) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| free(p)));
+}
+
+unsafe extern "system" fn c_info(this: *const ort::sys::OrtAllocator) -> *const ort::sys::OrtMemoryInfo {
+    (*(this as *const WipingAllocator)).info
+}
+
+unsafe extern "system" fn c_reserve(this: *const ort::sys::OrtAllocator, size: usize) -> *mut c_void {
+    c_alloc(this as *mut _, size)
+}
+
+/// Registers the allocator with the environment (once per process, right after it is made).
+pub fn register(env: &ort::environment::Environment) -> Result<(), String> {
+    use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+    use ort::AsPointer;
+    let info = MemoryInfo::new(AllocationDevice::CPU, 0, AllocatorType::Device, MemoryType::Default).map_err(|e| e.to_string())?;
+    let info_ptr = info.ptr();
+    std::mem::forget(info); // ORT keeps pointing at it for the life of the environment
+    let mut base: ort::sys::OrtAllocator = unsafe { std::mem::zeroed() };
+    // 18: the version that added Reserve, the last member set here; ORT reads no member a
+    // struct of an older version does not have (ONNX Runtime 1.30 and 1.32 both take it).
+    base.version = 18;
+    base.Alloc = Some(c_alloc);
+    base.Free = Some(c_free);
+    base.Info = Some(c_info);
+    base.Reserve = Some(c_reserve);
+    let a: &'static mut WipingAllocator = Box::leak(Box::new(WipingAllocator { base, info: info_ptr }));
+    // SAFETY: the environment and the leaked allocator both live for the rest of the process.
+    let status = unsafe { (ort::api().RegisterAllocator)(env.ptr().cast_mut(), &mut a.base) };
+    if status.0.is_null() {
+        Ok(())
+    } else {
+        // SAFETY: a non-null status is an OrtStatus ORT made; read its message, then release it.
+        unsafe {
+            let msg = std::ffi::CStr::from_ptr((ort::api().GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+            (ort::api().ReleaseStatus)(status.0);
+            Err(msg)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether every block kept for reuse holds only zeros.
+    fn kept_blocks_are_zero() -> (usize, bool) {
+        let pool = POOL.lock().unwrap();
+        let zero = pool.blocks.iter().all(|&(cap, base)| {
+            // SAFETY: a kept block is HEADER + cap bytes this module allocated and still owns.
+            let data = unsafe { std::slice::from_raw_parts((base as *const u8).add(HEADER), cap) };
+            data.iter().all(|&b| b == 0)
+        });
+        (pool.blocks.len(), zero)
+    }
+
+    #[test]
+    fn onnx_runtime_takes_its_tensors_from_here_and_they_are_wiped() {
+        // A segmenter run on a patterned input: ORT's input copy, intermediates and output all
+        // come from this allocator, and what it freed is kept as zeros.
+        let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
+        let (allocs, wiped) = (allocations(), wiped_bytes());
+        let n = crate::matte::MODEL_SIZE;
+        let input: Vec<f32> = (0..n * n * 3).map(|i| ((i * 37) % 251) as f32 / 250.0).collect();
+        {
+            let t = ort::value::TensorRef::from_array_view(([1usize, n, n, 3], &input[..])).unwrap();
+            let out = s.run(ort::inputs!["input_1" => t]).unwrap();
+            let (_, mask) = out["activation_10"].try_extract_tensor::<f32>().unwrap();
+            assert_eq!(mask.len(), n * n);
+        }
+        assert!(allocations() > allocs + 10, "ORT made {} allocations here", allocations() - allocs);
+        assert!(wiped_bytes() > wiped + (1 << 20), "{} bytes wiped", wiped_bytes() - wiped);
+        let (kept, zero) = kept_blocks_are_zero();
+        assert!(kept > 0 && zero, "{kept} kept blocks, all zero: {zero}");
+    }
+
+    #[test]
+    fn blocks_are_reused_and_the_pool_is_bounded() {
+        let a = alloc(1000);
+        assert!(!a.is_null() && (a as usize).is_multiple_of(HEADER));
+        // SAFETY: a is a live block of at least 1000 bytes.
+        unsafe {
+            std::ptr::write_bytes(a.cast::<u8>(), 0xAB, 1000);
+            free(a);
+        }
+        // Best fit within 2x: a request of 600 bytes may take it, already zeroed.
+        let b = alloc(600);
+        // SAFETY: b is a live block of at least 600 bytes.
+        unsafe {
+            assert!(std::slice::from_raw_parts(b.cast::<u8>(), 600).iter().all(|&v| v == 0));
+            free(b);
+        }
+        // A block larger than the pool may keep is freed, not kept.
+        let big = alloc(KEPT_MAX + 1);
+        // SAFETY: big came from alloc.
+        unsafe { free(big) };
+        assert!(POOL.lock().unwrap().bytes <= KEPT_MAX);
+        // SAFETY: null is accepted.
+        unsafe { free(std::ptr::null_mut()) };
+    }
+}
