@@ -25,7 +25,7 @@ pub const DETECTOR: ModelInfo = ModelInfo {
 pub const FACE_MESH: ModelInfo = ModelInfo {
     name: "mediapipe_face_mesh",
     purpose: "landmarks",
-    sha256: "8c0836d16e931ed9864fa1c01863d370ed631ff9d074e810ee6cd77042e69afc",
+    sha256: "f8bac2da0bd35ea883a23e2198df08c67155d1014b86ca5332a7613e0b25464e",
     licence: "Apache-2.0",
     bytes: include_bytes!("../models/mp_face_landmark.onnx"),
 };
@@ -33,7 +33,7 @@ pub const FACE_MESH: ModelInfo = ModelInfo {
 pub const SEGMENTER: ModelInfo = ModelInfo {
     name: "mediapipe_selfie_segmentation",
     purpose: "matting",
-    sha256: "ca864519d85138c92313271ec5485423bbbf1e336341303cf26be00dae47130d",
+    sha256: "62350010acea836815b1f50f179692436503eb02d6646c08f52998f6d1b5ac42",
     licence: "Apache-2.0",
     bytes: include_bytes!("../models/mp_selfie_segmentation_fixed.onnx"),
 };
