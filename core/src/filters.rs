@@ -45,43 +45,102 @@ pub fn box_stream<S: ?Sized>(
     rx: usize,
     ry: usize,
     state: &mut S,
+    fill: impl FnMut(&mut S, usize, &mut [f32]),
+    emit: impl FnMut(&mut S, usize, &[f32]),
+) {
+    if w == 0 || h == 0 || ch == 0 {
+        return;
+    }
+    let mut scratch = SecureBuf::<f32>::zeroed(box_scratch_len(w, h, ch, ry));
+    box_stream_rows(w, h, ch, rx, ry, 0..h, &mut scratch, state, fill, emit);
+}
+
+/// Scratch values [`box_stream_rows`] needs.
+pub fn box_scratch_len(w: usize, h: usize, ch: usize, ry: usize) -> usize {
+    (2 * ry.min(h.saturating_sub(1)) + 5) * w * ch
+}
+
+/// [`box_stream`] for the output rows `rows` only (it fills the rows their windows need), with
+/// the caller's scratch of [`box_scratch_len`] values.
+#[allow(clippy::too_many_arguments)]
+pub fn box_stream_rows<S: ?Sized>(
+    w: usize,
+    h: usize,
+    ch: usize,
+    rx: usize,
+    ry: usize,
+    rows: std::ops::Range<usize>,
+    scratch: &mut [f32],
+    state: &mut S,
     mut fill: impl FnMut(&mut S, usize, &mut [f32]),
     mut emit: impl FnMut(&mut S, usize, &[f32]),
 ) {
-    if w == 0 || h == 0 || ch == 0 {
+    if w == 0 || h == 0 || ch == 0 || rows.is_empty() {
         return;
     }
     let ry = ry.min(h - 1);
     let stride = w * ch;
     let slots = 2 * ry + 2;
-    let mut ring = SecureBuf::<f32>::zeroed(slots * stride);
-    let mut line = SecureBuf::<f32>::zeroed(stride);
-    let mut acc = SecureBuf::<f32>::zeroed(stride);
-    let mut out = SecureBuf::<f32>::zeroed(stride);
-    let mut next = 0;
-    for y in 0..h {
+    let (ring, rest) = scratch[..box_scratch_len(w, h, ch, ry)].split_at_mut(slots * stride);
+    let (line, rest) = rest.split_at_mut(stride);
+    let (acc, out) = rest.split_at_mut(stride);
+    acc.fill(0.0);
+    let first = rows.start.saturating_sub(ry);
+    let mut next = first;
+    for y in rows.start..rows.end.min(h) {
         let last = (y + ry).min(h - 1);
         while next <= last {
-            fill(state, next, &mut line);
+            fill(state, next, line);
             let slot = &mut ring[(next % slots) * stride..(next % slots + 1) * stride];
-            box_h(&line, slot, w, 1, ch, rx);
+            box_h(line, slot, w, 1, ch, rx);
             for (a, &v) in acc.iter_mut().zip(slot.iter()) {
                 *a += v;
             }
             next += 1;
         }
-        if y > ry {
+        if y > ry && y - ry > first {
             let old = y - ry - 1;
             for (a, &v) in acc.iter_mut().zip(&ring[(old % slots) * stride..(old % slots + 1) * stride]) {
                 *a -= v;
             }
         }
         let inv = 1.0 / (last - y.saturating_sub(ry) + 1) as f32;
-        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+        for (o, &a) in out[..stride].iter_mut().zip(acc.iter()) {
             *o = a * inv;
         }
-        emit(state, y, &out);
+        emit(state, y, &out[..stride]);
     }
+}
+
+const BOX_BANDS: usize = 2;
+
+/// [`box_stream`] in row bands on the worker's threads: `fill(y, row)` must depend on y only
+/// (rows near a band's edge are filled by both bands), and `emit(out_row, y, filtered)` writes
+/// output row y of `out` (`out_len` values a row, h rows).
+#[allow(clippy::too_many_arguments)]
+pub fn box_stream_par(
+    w: usize,
+    h: usize,
+    ch: usize,
+    rx: usize,
+    ry: usize,
+    out: &mut [f32],
+    out_len: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync,
+    emit: impl Fn(&mut [f32], usize, &[f32]) + Sync,
+) {
+    if w == 0 || h == 0 || ch == 0 || out_len == 0 {
+        return;
+    }
+    // Two bands whatever the core count, so the result is the same on any machine.
+    let per = box_scratch_len(w, h, ch, ry);
+    let mut scratch = SecureBuf::<f32>::zeroed(BOX_BANDS * per);
+    crate::parallel::fixed_bands(&mut out[..h * out_len], out_len, BOX_BANDS, &mut scratch, per, |y0, band, scratch| {
+        let rows = y0..y0 + band.len() / out_len;
+        box_stream_rows(w, h, ch, rx, ry, rows, scratch, band, |_, y, row| fill(y, row), |band, y, row| {
+            emit(&mut band[(y - y0) * out_len..(y - y0 + 1) * out_len], y, row)
+        });
+    });
 }
 
 // Running sums: add the entering pixel, subtract the leaving one. f32 accumulators (twice the
@@ -430,14 +489,15 @@ pub fn guided_coefficients(guide: &Image<f32>, p: &Plane, r: usize, eps: f32) ->
     // The window statistics are streamed row by row (box_stream), so the 13-channel stack of
     // products is never materialised; only (a, b) are stored, then averaged once more.
     if gc >= 3 {
-        box_stream(
+        box_stream_par(
             w,
             h,
             13,
             r,
             r,
             &mut ab.data,
-            |_, y, row| {
+            w * 4,
+            |y, row| {
                 let g = &guide.data[y * w * gc..(y + 1) * w * gc];
                 let pr = &p.data[y * w..(y + 1) * w];
                 for ((s, g), &pv) in row.chunks_exact_mut(13).zip(g.chunks_exact(gc)).zip(pr) {
@@ -459,36 +519,49 @@ pub fn guided_coefficients(guide: &Image<f32>, p: &Plane, r: usize, eps: f32) ->
                     ]);
                 }
             },
-            |abd, y, m| {
-                for (o, s) in abd[y * w * 4..(y + 1) * w * 4].chunks_exact_mut(4).zip(m.chunks_exact(13)) {
+            |orow, _, m| {
+                for (o, s) in orow.chunks_exact_mut(4).zip(m.chunks_exact(13)) {
                     o.copy_from_slice(&solve_colour(s, eps));
                 }
             },
         );
     } else {
-        box_stream(
+        box_stream_par(
             w,
             h,
             4,
             r,
             r,
             &mut ab.data,
-            |_, y, row| {
+            w * 4,
+            |y, row| {
                 let g = &guide.data[y * w * gc..(y + 1) * w * gc];
                 let pr = &p.data[y * w..(y + 1) * w];
                 for ((s, g), &pv) in row.chunks_exact_mut(4).zip(g.chunks_exact(gc)).zip(pr) {
                     s.copy_from_slice(&[g[0], pv, g[0] * pv, g[0] * g[0]]);
                 }
             },
-            |abd, y, m| {
-                for (o, s) in abd[y * w * 4..(y + 1) * w * 4].chunks_exact_mut(4).zip(m.chunks_exact(4)) {
+            |orow, _, m| {
+                for (o, s) in orow.chunks_exact_mut(4).zip(m.chunks_exact(4)) {
                     let a = (s[2] - s[0] * s[1]) / (s[3] - s[0] * s[0] + eps);
                     o.copy_from_slice(&[a, 0.0, 0.0, s[1] - a * s[0]]);
                 }
             },
         );
     }
-    box_blur_owned(ab, r, r)
+    box_blur_par(&ab, r, r)
+}
+
+/// [`box_blur`] in row bands on the worker's threads (out of place: bands read rows their
+/// neighbours write).
+pub fn box_blur_par(img: &Image<f32>, rx: usize, ry: usize) -> Image<f32> {
+    let (w, h, ch) = (img.width, img.height, img.channels);
+    let mut out = Image::<f32>::new(w, h, ch);
+    let stride = w * ch;
+    box_stream_par(w, h, ch, rx, ry, &mut out.data, stride, |y, row| row.copy_from_slice(&img.data[y * stride..(y + 1) * stride]), |o, _, row| {
+        o.copy_from_slice(row)
+    });
+    out
 }
 
 /// Per-window solve of the colour guided filter: from the means of (I, p, I*p, I*I^T) to
@@ -836,6 +909,19 @@ mod tests {
         let c = img_from(7, 5, 1, |_, _, _| 0.25);
         let up = resize(&c, 30, 11);
         assert!(up.data.iter().all(|&v| (v - 0.25).abs() < 1e-6));
+    }
+
+    #[test]
+    fn banded_box_filter_equals_the_single_stream_on_any_core_count() {
+        let im = img_from(97, 131, 3, |x, y, c| ((x * 7 + y * 13 + c * 5) % 31) as f32 / 30.0);
+        for (rx, ry) in [(1, 1), (4, 9), (30, 70), (0, 200)] {
+            let one = box_blur(&im, rx, ry);
+            let p1 = crate::parallel::with_threads(1, || box_blur_par(&im, rx, ry));
+            let p2 = crate::parallel::with_threads(2, || box_blur_par(&im, rx, ry));
+            assert_eq!(&p1.data[..], &p2.data[..], "bands must not depend on the core count");
+            let worst = one.data.iter().zip(p1.data.iter()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "r ({rx},{ry}): banded differs by {worst}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::filters::{
-    apply_coefficients, block_downsample, block_mean, block_row, box_blur_owned, box_stream, dilate, erode, guided_coefficients, resize,
+    apply_coefficients, block_downsample, block_mean, block_row, box_blur_owned, box_stream_par, dilate, erode, guided_coefficients, resize,
     BlockSampler,
 };
 use crate::privacy::secure_buffer::SecureBuf;
@@ -388,27 +388,21 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
     }
     let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
     let cov = |i: usize| coverage.data[i].clamp(0.0, 1.0);
-    // Pass 1 (F = B = I). Rows of block means of alpha*F (3), alpha, (1-alpha)*cov*B (3),
-    // (1-alpha)*cov go through the box filter; out come the local means F_hat, B_hat. Kept per
-    // block for pass 2: alpha*I (3), alpha, the background weight, and whether it has soft pixels.
-    let mut keep = Image::<f32>::new(lw, lh, 6);
-    let mut fb1 = Image::<f32>::new(lw, lh, 6);
-    let mut f1 = |i: usize| {
+    // Pass 1 (F = B = I). Block means of alpha*F (3), alpha, (1-alpha)*cov*B (3), (1-alpha)*cov
+    // and whether the block has soft pixels, first for every block (in row bands), then the
+    // first eight through the box filter; out come the local means F_hat, B_hat. Pass 2 reuses
+    // the block means wherever F = I.
+    let f1 = |i: usize| {
         let a = alpha.data[i];
         let wbi = (1.0 - a) * cov(i);
         let v = &img.data[i * 3..i * 3 + 3];
         let soft = if a > 0.0 && a < 1.0 { 1.0 } else { 0.0 };
         [a * v[0], a * v[1], a * v[2], a, wbi * v[0], wbi * v[1], wbi * v[2], wbi, soft]
     };
-    let mut nine = SecureBuf::<f32>::zeroed(lw * 9);
-    box_stream(
-        lw,
-        lh,
-        8,
-        low(r1),
-        low(r1),
-        &mut (&mut keep, &mut fb1),
-        |st, by, row| {
+    let mut blocks = Image::<f32>::new(lw, lh, 9);
+    crate::parallel::bands(&mut blocks.data, lw * 9, |b0, band| {
+        for (j, nine) in band.chunks_exact_mut(lw * 9).enumerate() {
+            let by = b0 + j;
             match known {
                 Some((means, kinds)) => {
                     for (bx, o) in nine.chunks_exact_mut(9).enumerate() {
@@ -417,57 +411,59 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
                         o.copy_from_slice(&match kinds[i] {
                             Known::Opaque => [g[0], g[1], g[2], 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
                             Known::Clear => [0.0, 0.0, 0.0, 0.0, g[0], g[1], g[2], 1.0, 0.0],
-                            Known::Mixed => block_mean::<9>(w, h, k, bx, by, &mut f1),
+                            Known::Mixed => block_mean::<9>(w, h, k, bx, by, &mut &f1),
                         });
                     }
                 }
-                None => block_row::<9>(w, h, k, by, &mut f1, &mut nine),
+                None => block_row::<9>(w, h, k, by, &mut &f1, nine),
             }
-            let kr = &mut st.0.data[by * lw * 6..(by + 1) * lw * 6];
-            for ((d, s), kp) in row.chunks_exact_mut(8).zip(nine.chunks_exact(9)).zip(kr.chunks_exact_mut(6)) {
+        }
+    });
+    let mut fb1 = Image::<f32>::new(lw, lh, 6);
+    box_stream_par(
+        lw,
+        lh,
+        8,
+        low(r1),
+        low(r1),
+        &mut fb1.data,
+        lw * 6,
+        |by, row| {
+            for (d, s) in row.chunks_exact_mut(8).zip(blocks.data[by * lw * 9..(by + 1) * lw * 9].chunks_exact(9)) {
                 d.copy_from_slice(&s[..8]);
-                kp.copy_from_slice(&[s[0], s[1], s[2], s[3], s[7], s[8]]);
             }
         },
-        |st, by, m| local_means(m, &mut st.1.data[by * lw * 6..(by + 1) * lw * 6]),
+        |o, _, m| local_means(m, o),
     );
-    drop(nine);
     fuse(img, alpha, &fb1, k, &mut fg);
     // Pass 2: F from pass 1 (differs from I only in blocks with soft pixels, the others reuse
     // pass 1's sums); B = the smooth pass-1 background mean, constant enough within a block to
     // take at the block's centre.
     let mut fb2 = Image::<f32>::new(lw, lh, 6);
-    let mut f2 = |i: usize| {
+    let f2 = |i: usize| {
         let a = alpha.data[i];
         let f = &fg.data[i * 3..i * 3 + 3];
         [a * f[0], a * f[1], a * f[2], a]
     };
-    let mut four = SecureBuf::<f32>::zeroed(lw * 4);
-    box_stream(
+    box_stream_par(
         lw,
         lh,
         8,
         low(r2),
         low(r2),
-        &mut fb2,
-        |_, by, row| {
-            let kr = &keep.data[by * lw * 6..(by + 1) * lw * 6];
-            for (bx, (d, kp)) in four.chunks_exact_mut(4).zip(kr.chunks_exact(6)).enumerate() {
-                if kp[5] > 0.0 {
-                    d.copy_from_slice(&block_mean::<4>(w, h, k, bx, by, &mut f2));
-                } else {
-                    d.copy_from_slice(&kp[..4]);
-                }
-            }
-            let br = &fb1.data[by * lw * 6..(by + 1) * lw * 6];
-            for (((d, s), kp), b) in row.chunks_exact_mut(8).zip(four.chunks_exact(4)).zip(kr.chunks_exact(6)).zip(br.chunks_exact(6)) {
-                let wbi = kp[4];
+        &mut fb2.data,
+        lw * 6,
+        |by, row| {
+            let (kr, br) = (&blocks.data[by * lw * 9..(by + 1) * lw * 9], &fb1.data[by * lw * 6..(by + 1) * lw * 6]);
+            for (bx, ((d, kp), b)) in row.chunks_exact_mut(8).zip(kr.chunks_exact(9)).zip(br.chunks_exact(6)).enumerate() {
+                let s = if kp[8] > 0.0 { block_mean::<4>(w, h, k, bx, by, &mut &f2) } else { [kp[0], kp[1], kp[2], kp[3]] };
+                let wbi = kp[7];
                 d.copy_from_slice(&[s[0], s[1], s[2], s[3], wbi * b[3], wbi * b[4], wbi * b[5], wbi]);
             }
         },
-        |fb2, by, m| local_means(m, &mut fb2.data[by * lw * 6..(by + 1) * lw * 6]),
+        |o, _, m| local_means(m, o),
     );
-    drop((keep, fb1, four));
+    drop((blocks, fb1));
     fuse(img, alpha, &fb2, k, &mut fg);
     fg
 }

@@ -59,6 +59,28 @@ pub fn bands2<A: Send, B: Send, R: Send>(
     }
 }
 
+/// `data` cut into `n` bands of whole rows however many threads there are (so results that
+/// depend on where the bands start do not depend on the core count), each with its own
+/// `scratch_len` elements of `scratch` (n * scratch_len; band threads may not create
+/// `SecureBuf`s). The bands run side by side when this thread may use more than one.
+pub fn fixed_bands<T: Send, S: Send, R: Send>(
+    data: &mut [T],
+    row_len: usize,
+    n: usize,
+    scratch: &mut [S],
+    scratch_len: usize,
+    f: impl Fn(usize, &mut [T], &mut [S]) -> R + Sync,
+) -> Vec<R> {
+    let rows = data.len().checked_div(row_len).unwrap_or(0);
+    let per = rows.div_ceil(n.max(1)).max(1);
+    let chunks = data.chunks_mut(per * row_len.max(1)).zip(scratch.chunks_mut(scratch_len.max(1)));
+    if threads() > 1 {
+        run(chunks, per, |y0, (d, s)| f(y0, d, s))
+    } else {
+        chunks.enumerate().map(|(i, (d, s))| f(i * per, d, s)).collect()
+    }
+}
+
 /// The first band on the calling thread, the others on scoped threads; results in band order.
 fn run<C: Send, R: Send>(mut chunks: impl Iterator<Item = C>, per: usize, f: impl Fn(usize, C) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
@@ -103,6 +125,16 @@ mod tests {
             for (y, row) in v.chunks_exact(w).enumerate() {
                 assert!(row.iter().all(|&p| p == y as u32 + 1), "row {y} with {n} threads");
             }
+        }
+    }
+
+    #[test]
+    fn fixed_bands_cut_the_same_rows_on_any_core_count() {
+        for n in [1, 2, 3] {
+            let mut v = vec![0u32; 10 * 7];
+            let mut scratch = vec![0u8; 3 * 5];
+            let firsts = with_threads(n, || fixed_bands(&mut v, 10, 3, &mut scratch, 5, |y0, band, s| (y0, band.len() / 10, s.len())));
+            assert_eq!(firsts, vec![(0, 3, 5), (3, 3, 5), (6, 1, 5)], "threads {n}");
         }
     }
 
