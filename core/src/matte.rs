@@ -277,30 +277,37 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
     // (bx, by) the taps lie in the 3x3 cells around it. A certain cell that is wholly photo
     // (coverage 1) has alpha exactly 0 or 1 everywhere, which the foreground estimate uses too.
     let cov_low = block_downsample(&coverage, k);
-    let mut cell = Plane::new(lw, lh, 1);
-    for by in 0..lh {
-        for bx in 0..lw {
-            let (mut lo, mut hi) = (1.0f32, 0.0f32);
-            for ny in by.saturating_sub(1)..(by + 2).min(lh) {
-                for nx in bx.saturating_sub(1)..(bx + 2).min(lw) {
-                    let t = trimap.px(nx, ny);
-                    lo = lo.min(t[0]);
-                    hi = hi.max(t[1]);
-                }
-            }
-            cell.data[by * lw + bx] = if lo >= 1.0 - 1e-4 { SURE_FG } else if hi <= 1e-4 { SURE_BG } else { BAND };
+    // Per cell: bit 0 = surely person, bit 1 = surely not; AND-ed over the 3x3 neighbourhood,
+    // rows then columns.
+    let mut sure = SecureBuf::<u8>::zeroed(lw * lh);
+    for (s, t) in sure.iter_mut().zip(trimap.data.chunks_exact(2)) {
+        *s = u8::from(t[0] >= 1.0 - 1e-4) | (u8::from(t[1] <= 1e-4) << 1);
+    }
+    let mut rows3 = SecureBuf::<u8>::zeroed(lw * lh);
+    for (o, r) in rows3.chunks_exact_mut(lw).zip(sure.chunks_exact(lw)) {
+        for (bx, o) in o.iter_mut().enumerate() {
+            *o = r[bx.saturating_sub(1)..(bx + 2).min(lw)].iter().fold(3, |a, &v| a & v);
         }
     }
-    let kinds: Vec<Known> = cell
-        .data
-        .iter()
-        .zip(cov_low.data.iter())
-        .map(|(&c, &cv)| match (c, cv >= 1.0 - 1e-6) {
-            (SURE_FG, true) => Known::Opaque,
-            (SURE_BG, true) => Known::Clear,
-            _ => Known::Mixed,
-        })
-        .collect();
+    for by in 0..lh {
+        for bx in 0..lw {
+            sure[by * lw + bx] = (by.saturating_sub(1)..(by + 2).min(lh)).fold(3, |a, ny| a & rows3[ny * lw + bx]);
+        }
+    }
+    drop(rows3);
+    let mut cell = Plane::new(lw, lh, 1);
+    for (c, &s) in cell.data.iter_mut().zip(sure.iter()) {
+        *c = if s & 1 != 0 { SURE_FG } else if s & 2 != 0 { SURE_BG } else { BAND };
+    }
+    drop(sure);
+    let mut kinds = SecureBuf::<u8>::zeroed(lw * lh);
+    for ((k, &c), &cv) in kinds.iter_mut().zip(cell.data.iter()).zip(cov_low.data.iter()) {
+        *k = match (c, cv >= 1.0 - 1e-6) {
+            (SURE_FG, true) => known::OPAQUE,
+            (SURE_BG, true) => known::CLEAR,
+            _ => known::MIXED,
+        };
+    }
     drop(cov_low);
     let mut alpha = Plane::new(w, h, 1);
     let tri = BlockSampler::new(&trimap, w, k);
@@ -315,13 +322,13 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
                 let (arow, crow_cov) = (&mut alpha_row[x0..x1], &coverage.data[y * w + x0..y * w + x1]);
                 let kind = cell.data[by * lw + bx];
                 match kinds[by * lw + bx] {
-                    Known::Clear => continue,
-                    Known::Opaque => {
+                    known::CLEAR => continue,
+                    known::OPAQUE => {
                         arow.fill(1.0);
                         continue;
                     }
-                    Known::Mixed if kind == SURE_BG => continue,
-                    Known::Mixed => {}
+                    _ if kind == SURE_BG => continue,
+                    _ => {}
                 }
                 for (j, (a, &cv)) in arow.iter_mut().zip(crow_cov).enumerate() {
                     let cv = cv.clamp(0.0, 1.0);
@@ -363,12 +370,12 @@ pub fn estimate_foreground(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1
 }
 
 /// What refine knows of a grid cell before the foreground estimate: alpha is 1 on all of it and
-/// coverage 1 (`Opaque`), alpha 0 and coverage 1 (`Clear`), or anything (`Mixed`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Known {
-    Opaque,
-    Clear,
-    Mixed,
+/// coverage 1 (`OPAQUE`), alpha 0 and coverage 1 (`CLEAR`), or anything (`MIXED`). Bytes, so a
+/// grid of them lives in a SecureBuf like everything else derived from the photo.
+mod known {
+    pub const MIXED: u8 = 0;
+    pub const OPAQUE: u8 = 1;
+    pub const CLEAR: u8 = 2;
 }
 
 /// [`estimate_foreground`] with the local means (which are smooth) computed on a grid `k`
@@ -377,7 +384,7 @@ enum Known {
 ///
 /// `known`: the image's block means on that grid and what is known of each block; a block
 /// known `Opaque` or `Clear` takes its sums from the means instead of its pixels.
-fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize, k: usize, known: Option<(&Image<f32>, &[Known])>) -> Image<f32> {
+fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize, k: usize, known: Option<(&Image<f32>, &[u8])>) -> Image<f32> {
     let (w, h) = (img.width, img.height);
     let k = k.max(1);
     let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
@@ -409,9 +416,9 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
                         let i = by * lw + bx;
                         let g = &means.data[i * 3..i * 3 + 3];
                         o.copy_from_slice(&match kinds[i] {
-                            Known::Opaque => [g[0], g[1], g[2], 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-                            Known::Clear => [0.0, 0.0, 0.0, 0.0, g[0], g[1], g[2], 1.0, 0.0],
-                            Known::Mixed => block_mean::<9>(w, h, k, bx, by, &mut &f1),
+                            known::OPAQUE => [g[0], g[1], g[2], 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                            known::CLEAR => [0.0, 0.0, 0.0, 0.0, g[0], g[1], g[2], 1.0, 0.0],
+                            _ => block_mean::<9>(w, h, k, bx, by, &mut &f1),
                         });
                     }
                 }
