@@ -496,6 +496,10 @@ fn worker_main(
             return;
         }
     };
+    // ORT's tensors freed on this thread wait for the end of the job to be zeroed (end_job,
+    // called by the pipeline before its receipt and here after every request, errors included).
+    crate::privacy::ort_alloc::defer_wiping();
+    crate::privacy::ort_alloc::end_job();
     let _ = ready.send(Ok((info.clone(), sb.clone())));
     drop(ready);
     for req in rx.iter() {
@@ -509,6 +513,7 @@ fn worker_main(
                 let deadline = job.deadline;
                 let r = catch_unwind(AssertUnwindSafe(|| run_budgeted(&ctx, deadline, || pipeline::process(&mut sessions, &info, &sb, job))))
                     .unwrap_or_else(|p| Err(panic_error(p)));
+                crate::privacy::ort_alloc::end_job();
                 // A panicking callback must not take the worker down with it.
                 let _ = catch_unwind(AssertUnwindSafe(move || done(r)));
             }
@@ -519,6 +524,7 @@ fn worker_main(
                 ctx.queued.fetch_sub(1, Ordering::AcqRel);
                 let r = catch_unwind(AssertUnwindSafe(|| pipeline::analyse(&mut sessions, job)))
                     .unwrap_or_else(|p| Err(panic_error(p)));
+                crate::privacy::ort_alloc::end_job();
                 let _ = reply.send(r);
             }
         }

@@ -317,6 +317,7 @@ pub(crate) fn analyse(s: &mut Sessions, job: Job) -> Result<Analysis> {
         eye_openness: loc.mesh.eye_openness(),
     };
     drop(loc);
+    crate::privacy::ort_alloc::end_job();
     take_zeroised_bytes();
     Ok(r)
 }
@@ -420,6 +421,8 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     drop(result8);
     timer.lap(if o.seal.is_some() { "seal" } else { "encode" });
 
+    // ONNX Runtime's tensors of this job are zeroed now, before the receipt counts the bytes.
+    crate::privacy::ort_alloc::end_job();
     let receipt = Receipt {
         schema: RECEIPT_SCHEMA,
         version: env!("CARGO_PKG_VERSION"),

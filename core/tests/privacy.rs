@@ -66,6 +66,18 @@ fn onnx_runtime_threads_inherit_the_filter() {
 }
 
 #[test]
+fn onnx_runtime_tensors_are_zeroed_before_the_job_returns() {
+    // ORT's tensors come from lichtbild's allocator; on a worker they are zeroed at the end of
+    // each job, before process() returns (other tests running alongside can only add to this).
+    let engine = sandboxed();
+    let (w0, a0) = (lichtbild::privacy::ort_alloc::wiped_bytes(), lichtbild::privacy::ort_alloc::allocations());
+    engine.process(Input::Encoded(HOPPER), &opts()).unwrap();
+    assert!(lichtbild::privacy::ort_alloc::allocations() > a0 + 100, "ORT did not allocate through lichtbild");
+    let wiped = lichtbild::privacy::ort_alloc::wiped_bytes() - w0;
+    assert!(wiped > 4 << 20, "only {wiped} bytes of ORT tensors zeroed by the time the job returned");
+}
+
+#[test]
 fn turning_the_sandbox_off_is_said_in_the_receipt() {
     let r = unsandboxed().self_check(&std::env::temp_dir()).unwrap();
     assert!(!r.passed);
@@ -84,7 +96,7 @@ fn receipt_states_every_protection_and_nothing_about_the_person() {
         assert!(r.sandbox.mechanisms.iter().any(|m| m.starts_with("landlock")), "{:?}", r.sandbox);
     }
     assert_eq!((r.network, r.disk, r.cpu_arena), ("none", "none", "disabled"));
-    assert!(r.ort_memory.starts_with("tensors wiped when freed"), "{}", r.ort_memory);
+    assert!(r.ort_memory.starts_with("tensors wiped before each job returns"), "{}", r.ort_memory);
     assert!(r.bytes_zeroised > 1_000_000, "{}", r.bytes_zeroised);
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we pass.
