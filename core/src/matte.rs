@@ -204,11 +204,52 @@ pub fn refine(frame: &Image<f32>, coarse: &Plane, coverage: &Plane) -> (Plane, I
     refine_with(frame, coarse, coverage, &DEFAULT_PARAMS)
 }
 
+/// [`refine`] with the frame turned into the foreground colours in place (no second
+/// frame-sized copy): returns alpha. For callers that no longer need the photo itself.
+pub fn refine_in_place(frame: &mut Image<f32>, coarse: &Plane, coverage: &Plane) -> Plane {
+    let (alpha, plan) = refine_alpha(frame, coarse, coverage, &DEFAULT_PARAMS);
+    if frame.channels != 3 {
+        *frame = as_rgb(frame).into_owned();
+    }
+    if let Some(plan) = plan {
+        plan.foreground(frame, &alpha, coverage);
+    }
+    alpha
+}
+
 #[doc(hidden)]
 pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &RefineParams) -> (Plane, Image<f32>) {
+    let (alpha, plan) = refine_alpha(frame, coarse, coverage, p);
+    let mut fg = as_rgb(frame).into_owned();
+    if let Some(plan) = plan {
+        plan.foreground(&mut fg, &alpha, coverage);
+    }
+    (alpha, fg)
+}
+
+/// What the foreground estimate takes over from the alpha: the grid, the frame's block means on
+/// it, what is known of each block, and the two radii in pixels.
+struct ForegroundPlan {
+    k: usize,
+    means: Image<f32>,
+    kinds: SecureBuf<u8>,
+    r1: usize,
+    r2: usize,
+}
+
+impl ForegroundPlan {
+    /// `fg` holds the frame's RGB on entry, the foreground colours on return.
+    fn foreground(&self, fg: &mut Image<f32>, alpha: &Plane, coverage: &Plane) {
+        let coverage = fit_plane(coverage, fg.width, fg.height, 1.0);
+        estimate_foreground_into(fg, alpha, &coverage, self.r1, self.r2, self.k, Some((&self.means, &self.kinds)));
+    }
+}
+
+/// Step 1 of [`refine`]: alpha, and the plan for step 2 (none for an empty frame).
+fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &RefineParams) -> (Plane, Option<ForegroundPlan>) {
     let (w, h) = (frame.width, frame.height);
     if w == 0 || h == 0 {
-        return (Plane::new(w, h, 1), Image::new(w, h, 3));
+        return (Plane::new(w, h, 1), None);
     }
     let rgb = as_rgb(frame);
     let coverage = fit_plane(coverage, w, h, 1.0);
@@ -356,9 +397,8 @@ pub fn refine_with(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Ref
     drop((tri, coef));
     drop((ab, trimap, cell));
 
-    // 2. Foreground colours without the old background.
-    let fg = estimate_foreground_k(&rgb, &alpha, &coverage, px(p.fg_r1), px(p.fg_r2), k, Some((&guide_low, &kinds)));
-    (alpha, fg)
+    // 2. Foreground colours without the old background: the caller's, in place or on a copy.
+    (alpha, Some(ForegroundPlan { k, means: guide_low, kinds, r1: px(p.fg_r1), r2: px(p.fg_r2) }))
 }
 
 /// Blur-fusion foreground estimation (Forte & Pitié, "Approximate fast foreground colour
@@ -385,14 +425,23 @@ mod known {
 /// `known`: the image's block means on that grid and what is known of each block; a block
 /// known `Opaque` or `Clear` takes its sums from the means instead of its pixels.
 fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize, k: usize, known: Option<(&Image<f32>, &[u8])>) -> Image<f32> {
-    let (w, h) = (img.width, img.height);
-    let k = k.max(1);
-    let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
     // F starts as the image itself: exact where alpha = 1, irrelevant where alpha = 0.
     let mut fg = img.clone();
-    if w == 0 || h == 0 {
-        return fg;
+    estimate_foreground_into(&mut fg, alpha, coverage, r1, r2, k, known);
+    fg
+}
+
+/// [`estimate_foreground_k`] in place: `fg` holds the RGB image on entry and the foreground
+/// colours on return. Only the soft pixels change; their original colours, which pass 2 needs
+/// again, are kept aside (a tenth of the frame instead of a copy of all of it).
+fn estimate_foreground_into(fg: &mut Image<f32>, alpha: &Plane, coverage: &Plane, r1: usize, r2: usize, k: usize, known: Option<(&Image<f32>, &[u8])>) {
+    let (w, h) = (fg.width, fg.height);
+    let k = k.max(1);
+    let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
+    if w == 0 || h == 0 || fg.channels != 3 {
+        return;
     }
+    let img = &*fg;
     let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
     let cov = |i: usize| coverage.data[i].clamp(0.0, 1.0);
     // Pass 1 (F = B = I). Block means of alpha*F (3), alpha, (1-alpha)*cov*B (3), (1-alpha)*cov
@@ -442,14 +491,29 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
         },
         |o, _, m| local_means(m, o),
     );
-    fuse(img, alpha, &fb1, k, &mut fg);
+    // The soft pixels' colours, row by row (row y's start at `first[y]`), for pass 2.
+    let soft = |a: f32| a > 0.0 && a < 1.0;
+    let mut first = SecureBuf::<usize>::zeroed(h + 1);
+    for y in 0..h {
+        first[y + 1] = first[y] + alpha.data[y * w..(y + 1) * w].iter().filter(|&&a| soft(a)).count();
+    }
+    let mut orig = SecureBuf::<f32>::zeroed(first[h] * 3);
+    let mut n = 0;
+    for (i, &a) in alpha.data.iter().enumerate() {
+        if soft(a) {
+            orig[n * 3..n * 3 + 3].copy_from_slice(&img.data[i * 3..i * 3 + 3]);
+            n += 1;
+        }
+    }
+    fuse(alpha, &fb1, k, None, fg);
+    let img = &*fg;
     // Pass 2: F from pass 1 (differs from I only in blocks with soft pixels, the others reuse
     // pass 1's sums); B = the smooth pass-1 background mean, constant enough within a block to
     // take at the block's centre.
     let mut fb2 = Image::<f32>::new(lw, lh, 6);
     let f2 = |i: usize| {
         let a = alpha.data[i];
-        let f = &fg.data[i * 3..i * 3 + 3];
+        let f = &img.data[i * 3..i * 3 + 3];
         [a * f[0], a * f[1], a * f[2], a]
     };
     box_stream_par(
@@ -471,8 +535,7 @@ fn estimate_foreground_k(img: &Image<f32>, alpha: &Plane, coverage: &Plane, r1: 
         |o, _, m| local_means(m, o),
     );
     drop((blocks, fb1));
-    fuse(img, alpha, &fb2, k, &mut fg);
-    fg
+    fuse(alpha, &fb2, k, Some((&first, &orig)), fg);
 }
 
 /// From box-filtered (alpha*F, alpha, w*B, w) to local means (F_hat, B_hat), 6 values a pixel.
@@ -484,9 +547,11 @@ fn local_means(m: &[f32], out: &mut [f32]) {
     }
 }
 
-/// F = F_hat + alpha (I - alpha F_hat - (1 - alpha) B_hat), on the soft pixels only.
-fn fuse(img: &Image<f32>, alpha: &Plane, fb: &Image<f32>, k: usize, fg: &mut Image<f32>) {
-    let w = img.width;
+/// F = F_hat + alpha (I - alpha F_hat - (1 - alpha) B_hat), on the soft pixels only, in place.
+/// I is `fg`'s own pixel, or with `kept` the soft pixels' colours kept aside (row y's from
+/// `first[y]` on).
+fn fuse(alpha: &Plane, fb: &Image<f32>, k: usize, kept: Option<(&[usize], &[f32])>, fg: &mut Image<f32>) {
+    let w = fg.width;
     let sampler = BlockSampler::new(fb, w, k);
     crate::parallel::bands(&mut fg.data, w * 3, |y0, band| {
         for (j, frow) in band.chunks_exact_mut(w * 3).enumerate() {
@@ -496,15 +561,20 @@ fn fuse(img: &Image<f32>, alpha: &Plane, fb: &Image<f32>, k: usize, fg: &mut Ima
                 continue;
             }
             let row = sampler.row(y);
+            let mut n = kept.map_or(0, |(first, _)| first[y]);
             for (x, &a) in arow.iter().enumerate() {
                 if a <= 0.0 || a >= 1.0 {
                     continue;
                 }
                 let m: [f32; 6] = sampler.sample(&row, x);
-                let i = (y * w + x) * 3;
+                let f = &mut frow[x * 3..x * 3 + 3];
+                let v: [f32; 3] = match kept {
+                    Some((_, orig)) => orig.get(n * 3..n * 3 + 3).and_then(|s| s.try_into().ok()).unwrap_or([0.0; 3]),
+                    None => [f[0], f[1], f[2]],
+                };
+                n += 1;
                 for c in 0..3 {
-                    let v = img.data[i + c];
-                    frow[x * 3 + c] = (m[c] + a * (v - a * m[c] - (1.0 - a) * m[3 + c])).clamp(0.0, 1.0);
+                    f[c] = (m[c] + a * (v[c] - a * m[c] - (1.0 - a) * m[3 + c])).clamp(0.0, 1.0);
                 }
             }
         }
@@ -653,6 +723,19 @@ pub(crate) mod tests {
         });
         assert!(hair.count() > 150, "hair band too thin");
         assert!(soft > 800 && soft < w * h / 10, "soft pixels {soft}");
+    }
+
+    #[test]
+    fn refine_in_place_equals_refine_on_a_copy() {
+        let (frame, m) = astronaut_mask();
+        let mut cov = ones(frame.width, frame.height);
+        cov.data[..frame.width * 30].fill(0.0);
+        let (a1, f1) = refine(&frame, &m, &cov);
+        let mut f2 = frame.clone();
+        let a2 = refine_in_place(&mut f2, &m, &cov);
+        assert_eq!(&a1.data[..], &a2.data[..]);
+        assert_eq!(&f1.data[..], &f2.data[..]);
+        assert_ne!(&f2.data[..], &frame.data[..], "the soft pixels changed");
     }
 
     #[test]

@@ -371,7 +371,20 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         None => matte::person_mask_small(&mut s.segment, &frame)?,
     };
     timer.lap("segment");
-    let (alpha, mut fg) = matte::refine(&frame, &coarse, &coverage);
+    let bg_choice = match &o.background {
+        Some(b) => b.clone(),
+        None => Background::parse(&p.default_background)?,
+    };
+    // Only a blurred-original background needs the photo once the foreground exists; otherwise
+    // the frame becomes the foreground in place instead of in a second frame-sized buffer.
+    let (alpha, mut fg, frame) = if matches!(bg_choice, Background::BlurredOriginal) {
+        let (alpha, fg) = matte::refine(&frame, &coarse, &coverage);
+        (alpha, fg, Some(frame))
+    } else {
+        let mut frame = frame;
+        let alpha = matte::refine_in_place(&mut frame, &coarse, &coverage);
+        (alpha, frame, None)
+    };
     drop((coarse, coverage));
     timer.lap("matte");
 
@@ -383,11 +396,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     }
 
     budget(deadline, "before the background")?;
-    let bg_choice = match &o.background {
-        Some(b) => b.clone(),
-        None => Background::parse(&p.default_background)?,
-    };
-    let bg = background::render(&bg_choice, &frame, &alpha)?;
+    let bg = background::render(&bg_choice, frame.as_ref().unwrap_or(&fg), &alpha)?;
     let result8 = background::composite(&fg, &alpha, bg.as_deref());
     drop((bg, fg, frame, alpha));
     timer.lap("background");
