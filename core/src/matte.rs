@@ -174,6 +174,8 @@ pub struct RefineParams {
     /// Blur-fusion radii (coarse then fine pass).
     pub fg_r1: f32,
     pub fg_r2: f32,
+    /// Short side of the grid the smooth parts are solved on, in cells (k = short side / grid).
+    pub grid: f32,
 }
 
 impl Default for RefineParams {
@@ -195,6 +197,7 @@ pub const DEFAULT_PARAMS: RefineParams = RefineParams {
     gf_radius2: 0.006,
     fg_r1: 0.075,
     fg_r2: 0.01,
+    grid: 180.0,
 };
 
 /// Refines the coarse mask (at frame size, or any size such as the segmenter's) against the
@@ -259,7 +262,7 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     // times smaller; full resolution is only touched to read the photo, to evaluate the soft
     // band and to write the results. (Big temporaries cost more in page faults and wiping
     // than in arithmetic.)
-    let k = ((s / 180.0).round() as usize).max(1);
+    let k = ((s / p.grid.max(1.0)).round() as usize).max(1);
     let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
     let guide_low = block_downsample(&rgb, k);
     let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
@@ -754,7 +757,7 @@ pub(crate) mod tests {
         let (a, fg) = refine(&frame, &m, &cov);
         let s = w.min(h) as f32;
         let px = |f: f32| (f * s).round().max(1.0) as usize;
-        let k = ((s / 180.0).round() as usize).max(1);
+        let k = ((s / DEFAULT_PARAMS.grid).round() as usize).max(1);
         let full = estimate_foreground_k(&frame, &a, &cov, px(DEFAULT_PARAMS.fg_r1), px(DEFAULT_PARAMS.fg_r2), k, None);
         let worst = fg.data.iter().zip(full.data.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-4, "foregrounds differ by up to {worst}");
