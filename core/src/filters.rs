@@ -63,6 +63,7 @@ pub fn box_scratch_len(w: usize, h: usize, ch: usize, ry: usize) -> usize {
 /// [`box_stream`] for the output rows `rows` only (it fills the rows their windows need), with
 /// the caller's scratch of [`box_scratch_len`] values.
 #[allow(clippy::too_many_arguments)]
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 pub fn box_stream_rows<S: ?Sized>(
     w: usize,
     h: usize,
@@ -147,6 +148,7 @@ pub fn box_stream_par(
 // SIMD width of f64); over a 709-pixel run the drift stays near 1e-4 of the mean (tested),
 // far below what any of the masks and colours here can show.
 // The channels of a pixel are a slice, so the inner loops vectorise.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn box_h(src: &[f32], dst: &mut [f32], w: usize, h: usize, ch: usize, r: usize) {
     match ch {
         1 => box_h_n::<1>(src, dst, w, h, r),
@@ -176,6 +178,7 @@ fn box_h(src: &[f32], dst: &mut [f32], w: usize, h: usize, ch: usize, r: usize) 
 
 // The channel count is a constant so the accumulator lives in registers; the row is split into
 // head / middle / tail so the middle loop (most pixels) has no branches.
+#[inline(always)]
 fn box_h_n<const N: usize>(src: &[f32], dst: &mut [f32], w: usize, h: usize, r: usize) {
     let r = r.min(w - 1);
     let stride = w * N;
@@ -396,6 +399,7 @@ fn resample<T: zeroize::Zeroize + Copy + Default + Into<f32> + Sync + 'static>(
 }
 
 /// One row of the horizontal pass: `row` holds source columns from `col0` on.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 fn resample_row<T: Copy + Into<f32>>(row: &[T], tx: &Taps, col0: usize, ch: usize, orow: &mut [f32], scale: f32) {
     // The channel count as a constant keeps a pixel's sums in registers.
     match ch {
@@ -618,34 +622,37 @@ pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
     if w == 0 || h == 0 || ch == 0 {
         return out;
     }
-    let d = &img.data;
+    crate::parallel::bands(&mut out.data, lw * ch, |b0, band| block_means_band(&img.data, w, h, ch, k, b0, band));
+    out
+}
+
+/// Rows b0.. of [`block_downsample`]'s output: each block row's k image rows summed first
+/// (contiguous, so it vectorises), then each block's k columns of that sum.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn block_means_band(d: &[f32], w: usize, h: usize, ch: usize, k: usize, b0: usize, band: &mut [f32]) {
     let stride = w * ch;
-    crate::parallel::bands(&mut out.data, lw * ch, |b0, band| {
-        // The block row's k image rows summed first (contiguous, so it vectorises), then each
-        // block's k columns of that sum. (Band threads may not create SecureBufs; this one row
-        // is wiped on drop all the same.)
-        let mut sum = zeroize::Zeroizing::new(vec![0.0f32; stride]);
-        for (j, orow) in band.chunks_exact_mut(lw * ch).enumerate() {
-            let (y0, y1) = ((b0 + j) * k, ((b0 + j + 1) * k).min(h));
-            sum.copy_from_slice(&d[y0 * stride..(y0 + 1) * stride]);
-            for irow in d[(y0 + 1) * stride..y1 * stride].chunks_exact(stride) {
-                for (s, &v) in sum.iter_mut().zip(irow) {
-                    *s += v;
-                }
-            }
-            for (bx, (o, block)) in orow.chunks_exact_mut(ch).zip(sum.chunks(k * ch)).enumerate() {
-                let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
-                let inv = 1.0 / n as f32;
-                for px in block.chunks_exact(ch) {
-                    for (a, &v) in o.iter_mut().zip(px) {
-                        *a += v;
-                    }
-                }
-                o.iter_mut().for_each(|v| *v *= inv);
+    let lw = w.div_ceil(k);
+    // (Band threads may not create SecureBufs; this one row is wiped on drop all the same.)
+    let mut sum = zeroize::Zeroizing::new(vec![0.0f32; stride]);
+    for (j, orow) in band.chunks_exact_mut(lw * ch).enumerate() {
+        let (y0, y1) = ((b0 + j) * k, ((b0 + j + 1) * k).min(h));
+        sum.copy_from_slice(&d[y0 * stride..(y0 + 1) * stride]);
+        for irow in d[(y0 + 1) * stride..y1 * stride].chunks_exact(stride) {
+            for (s, &v) in sum.iter_mut().zip(irow) {
+                *s += v;
             }
         }
-    });
-    out
+        for (bx, (o, block)) in orow.chunks_exact_mut(ch).zip(sum.chunks(k * ch)).enumerate() {
+            let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
+            let inv = 1.0 / n as f32;
+            for px in block.chunks_exact(ch) {
+                for (a, &v) in o.iter_mut().zip(px) {
+                    *a += v;
+                }
+            }
+            o.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
 }
 
 /// Block means of a per-pixel vector `f(pixel index)` of N values, without ever materialising
