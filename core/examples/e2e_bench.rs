@@ -1,5 +1,5 @@
 //! End-to-end benchmark: engine start, then per-stage medians for a 12-MP and a 2-MP JPEG made by
-//! upscaling a fixture, on 1 and 2 workers, with peak RSS. One process per configuration so peak
+//! upscaling a fixture (sizes `small` = the fixture itself, `1mp`, `2mp`, `12mp`), on 1 and 2 workers, with peak RSS. One process per configuration so peak
 //! RSS belongs to it: `cargo run --release -p lichtbild --example e2e_bench -- 12mp 1 [iters] [intra] [pixel]`
 //! (`intra`: ONNX Runtime threads per session; `pixel`: threads for the pixel loops; both default
 //! to 1 here, while the engine's own default, 0, shares the cores out among the workers). `E2E_NO_SANDBOX=1` turns the worker sandbox off, for
@@ -41,6 +41,7 @@ fn size_of(size: &str) -> (u32, u32) {
     match size {
         "12mp" => (3000, 4000),
         "2mp" => (1224, 1632),
+        "1mp" => (866, 1155),
         _ => (512, 600), // "small": the fixture itself, 0.3 MP
     }
 }
