@@ -207,10 +207,7 @@ mod sse41 {
     unsafe fn pixel(data: *const u8, i: usize, stride: usize, vx: __m128, vy: __m128, out: *mut f32) {
         let tap = |p: *const u8| _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(p.cast::<i32>().read_unaligned())));
         let (t0, t1, b0, b1) = (tap(data.add(i)), tap(data.add(i + 3)), tap(data.add(i + stride)), tap(data.add(i + stride + 3)));
-        let tv = _mm_add_ps(t0, _mm_mul_ps(vx, _mm_sub_ps(t1, t0)));
-        let bv = _mm_add_ps(b0, _mm_mul_ps(vx, _mm_sub_ps(b1, b0)));
-        let v = _mm_mul_ps(_mm_add_ps(tv, _mm_mul_ps(vy, _mm_sub_ps(bv, tv))), _mm_set1_ps(1.0 / 255.0));
-        _mm_storeu_ps(out, v);
+        _mm_storeu_ps(out, super::sse2::lerp(t0, t1, b0, b1, vx, vy));
     }
 }
 
@@ -242,11 +239,19 @@ mod sse2 {
         let b = _mm_loadl_epi64(bot.as_ptr().cast());
         let (t0, t1) = (lanes(t), lanes(_mm_srli_si128::<3>(t)));
         let (b0, b1) = (lanes(b), lanes(_mm_srli_si128::<3>(b)));
-        let (vx, vy) = (_mm_set1_ps(ax), _mm_set1_ps(ay));
-        let tv = _mm_add_ps(t0, _mm_mul_ps(vx, _mm_sub_ps(t1, t0)));
-        let bv = _mm_add_ps(b0, _mm_mul_ps(vx, _mm_sub_ps(b1, b0)));
-        let v = _mm_mul_ps(_mm_add_ps(tv, _mm_mul_ps(vy, _mm_sub_ps(bv, tv))), _mm_set1_ps(1.0 / 255.0));
-        _mm_storeu_ps(out.as_mut_ptr(), v);
+        _mm_storeu_ps(out.as_mut_ptr(), lerp(t0, t1, b0, b1, _mm_set1_ps(ax), _mm_set1_ps(ay)));
+    }
+
+    /// The bilinear blend of four taps (top-left, top-right, bottom-left, bottom-right) in
+    /// [0, 255], horizontal first like the scalar path, scaled to [0, 1].
+    #[inline(always)]
+    pub fn lerp(t0: __m128, t1: __m128, b0: __m128, b1: __m128, vx: __m128, vy: __m128) -> __m128 {
+        // SAFETY: SSE is part of x86-64.
+        unsafe {
+            let tv = _mm_add_ps(t0, _mm_mul_ps(vx, _mm_sub_ps(t1, t0)));
+            let bv = _mm_add_ps(b0, _mm_mul_ps(vx, _mm_sub_ps(b1, b0)));
+            _mm_mul_ps(_mm_add_ps(tv, _mm_mul_ps(vy, _mm_sub_ps(bv, tv))), _mm_set1_ps(1.0 / 255.0))
+        }
     }
 }
 
