@@ -144,9 +144,10 @@ pub fn user_mask(session: &mut Session, m: &crate::models::UserModel, frame: &Im
     Ok(resize(&mask, w, h))
 }
 
-const SURE_BG: f32 = 0.0;
-const SURE_FG: f32 = 1.0;
-const BAND: f32 = 0.5;
+/// What refine knows of a grid cell's alpha from the trimap around it, as bits (never both):
+/// surely person, surely not, or neither (the band, solved per pixel).
+const SURE_FG: u8 = 1;
+const SURE_BG: u8 = 2;
 
 /// Tunables of [`refine`], as fractions of the frame's shorter side where they are lengths.
 /// Public only for the parameter sweep (`examples/refine_sweep.rs`) the evaluation drives.
@@ -321,31 +322,25 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     // (bx, by) the taps lie in the 3x3 cells around it. A certain cell that is wholly photo
     // (coverage 1) has alpha exactly 0 or 1 everywhere, which the foreground estimate uses too.
     let cov_low = block_downsample(&coverage, k);
-    // Per cell: bit 0 = surely person, bit 1 = surely not; AND-ed over the 3x3 neighbourhood,
-    // rows then columns.
+    // Per cell: SURE_FG and SURE_BG bits, AND-ed over the 3x3 neighbourhood, rows then columns.
     let mut sure = SecureBuf::<u8>::zeroed(lw * lh);
     for (s, t) in sure.iter_mut().zip(trimap.data.chunks_exact(2)) {
-        *s = u8::from(t[0] >= 1.0 - 1e-4) | (u8::from(t[1] <= 1e-4) << 1);
+        *s = if t[0] >= 1.0 - 1e-4 { SURE_FG } else { 0 } | if t[1] <= 1e-4 { SURE_BG } else { 0 };
     }
     let mut rows3 = SecureBuf::<u8>::zeroed(lw * lh);
     for (o, r) in rows3.chunks_exact_mut(lw).zip(sure.chunks_exact(lw)) {
         for (bx, o) in o.iter_mut().enumerate() {
-            *o = r[bx.saturating_sub(1)..(bx + 2).min(lw)].iter().fold(3, |a, &v| a & v);
+            *o = r[bx.saturating_sub(1)..(bx + 2).min(lw)].iter().fold(SURE_FG | SURE_BG, |a, &v| a & v);
         }
     }
     for by in 0..lh {
         for bx in 0..lw {
-            sure[by * lw + bx] = (by.saturating_sub(1)..(by + 2).min(lh)).fold(3, |a, ny| a & rows3[ny * lw + bx]);
+            sure[by * lw + bx] = (by.saturating_sub(1)..(by + 2).min(lh)).fold(SURE_FG | SURE_BG, |a, ny| a & rows3[ny * lw + bx]);
         }
     }
     drop(rows3);
-    let mut cell = Plane::new(lw, lh, 1);
-    for (c, &s) in cell.data.iter_mut().zip(sure.iter()) {
-        *c = if s & 1 != 0 { SURE_FG } else if s & 2 != 0 { SURE_BG } else { BAND };
-    }
-    drop(sure);
     let mut kinds = SecureBuf::<u8>::zeroed(lw * lh);
-    for ((k, &c), &cv) in kinds.iter_mut().zip(cell.data.iter()).zip(cov_low.data.iter()) {
+    for ((k, &c), &cv) in kinds.iter_mut().zip(sure.iter()).zip(cov_low.data.iter()) {
         *k = match (c, cv >= 1.0 - 1e-6) {
             (SURE_FG, true) => known::OPAQUE,
             (SURE_BG, true) => known::CLEAR,
@@ -364,7 +359,7 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
             for bx in 0..lw {
                 let (x0, x1) = (bx * k, ((bx + 1) * k).min(w));
                 let (arow, crow_cov) = (&mut alpha_row[x0..x1], &coverage.data[y * w + x0..y * w + x1]);
-                let kind = cell.data[by * lw + bx];
+                let kind = sure[by * lw + bx];
                 match kinds[by * lw + bx] {
                     known::CLEAR => continue,
                     known::OPAQUE => {
@@ -398,7 +393,7 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
         }
     });
     drop((tri, coef));
-    drop((ab, trimap, cell));
+    drop((ab, trimap, sure));
 
     // 2. Foreground colours without the old background: the caller's, in place or on a copy.
     (alpha, Some(ForegroundPlan { k, means: guide_low, kinds, r1: px(p.fg_r1), r2: px(p.fg_r2) }))
