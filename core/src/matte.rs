@@ -442,6 +442,7 @@ fn estimate_foreground_into(fg: &mut Image<f32>, alpha: &Plane, coverage: &Plane
     let img = &*fg;
     let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
     let cov = |i: usize| coverage.data[i].clamp(0.0, 1.0);
+    let soft = |a: f32| a > 0.0 && a < 1.0;
     // Pass 1 (F = B = I). Block means of alpha*F (3), alpha, (1-alpha)*cov*B (3), (1-alpha)*cov
     // and whether the block has soft pixels, first for every block (in row bands), then the
     // first eight through the box filter; out come the local means F_hat, B_hat. Pass 2 reuses
@@ -450,8 +451,7 @@ fn estimate_foreground_into(fg: &mut Image<f32>, alpha: &Plane, coverage: &Plane
         let a = alpha.data[i];
         let wbi = (1.0 - a) * cov(i);
         let v = &img.data[i * 3..i * 3 + 3];
-        let soft = if a > 0.0 && a < 1.0 { 1.0 } else { 0.0 };
-        [a * v[0], a * v[1], a * v[2], a, wbi * v[0], wbi * v[1], wbi * v[2], wbi, soft]
+        [a * v[0], a * v[1], a * v[2], a, wbi * v[0], wbi * v[1], wbi * v[2], wbi, if soft(a) { 1.0 } else { 0.0 }]
     };
     let mut blocks = Image::<f32>::new(lw, lh, 9);
     crate::parallel::bands(&mut blocks.data, lw * 9, |b0, band| {
@@ -490,7 +490,6 @@ fn estimate_foreground_into(fg: &mut Image<f32>, alpha: &Plane, coverage: &Plane
         |o, _, m| local_means(m, o),
     );
     // The soft pixels' colours, row by row (row y's start at `first[y]`), for pass 2.
-    let soft = |a: f32| a > 0.0 && a < 1.0;
     let mut first = SecureBuf::<usize>::zeroed(h + 1);
     for y in 0..h {
         first[y + 1] = first[y] + alpha.data[y * w..(y + 1) * w].iter().filter(|&&a| soft(a)).count();
