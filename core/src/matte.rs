@@ -20,7 +20,7 @@ use crate::filters::{
     apply_coefficients, block_downsample, block_mean, block_row, box_blur_owned, box_stream_par, dilate, erode, guided_coefficients, resize,
     BlockSampler,
 };
-use crate::privacy::secure_buffer::SecureBuf;
+use crate::privacy::secure_buffer::{count_zeroised, take_zeroised_bytes, SecureBuf};
 use crate::raster::{Image, Plane};
 use ort::session::Session;
 use std::borrow::Cow;
@@ -30,13 +30,14 @@ pub const MODEL_SIZE: usize = 256;
 
 /// Coarse person probability for `frame` (RGB float [0,1], any size), at frame size.
 pub fn person_mask(session: &mut Session, frame: &Image<f32>) -> Result<Plane> {
-    Ok(resize(&person_mask_small(session, frame)?, frame.width, frame.height))
+    Ok(resize(&person_mask_small(session, None, frame)?, frame.width, frame.height))
 }
 
 /// [`person_mask`] at the segmenter's own 256x256 (the frame stretched to the square), which
 /// [`refine`] takes as is: upsampling it to the frame only for refine to average it back down
-/// cost more than the rest of the matte's arithmetic.
-pub fn person_mask_small(session: &mut Session, frame: &Image<f32>) -> Result<Plane> {
+/// cost more than the rest of the matte's arithmetic. With `mirror` (a second session of the same
+/// model), the mirror-image run goes on it alongside the first, on a thread of its own.
+pub fn person_mask_small(session: &mut Session, mirror: Option<&mut Session>, frame: &Image<f32>) -> Result<Plane> {
     let (w, h) = (frame.width, frame.height);
     if w == 0 || h == 0 {
         return Ok(Plane::new(w, h, 1));
@@ -56,11 +57,30 @@ pub fn person_mask_small(session: &mut Session, frame: &Image<f32>) -> Result<Pl
         }
     }
     let (mut mask, mut back) = (Plane::new(MODEL_SIZE, MODEL_SIZE, 1), Plane::new(MODEL_SIZE, MODEL_SIZE, 1));
-    // (A second session running the mirror image alongside cost 20 MB of peak RSS for a gain
-    // lost in this machine's noise.)
+    // The worker's run options (the watchdog's terminate flag) serve both runs.
     let ro = crate::runtime::run_options()?;
-    segment_into(session, &ro, &small, &mut mask, false)?;
-    segment_into(session, &ro, &mirrored, &mut back, true)?;
+    match mirror.filter(|_| crate::parallel::threads() >= 2) {
+        Some(second) => {
+            let (a, b) = crate::parallel::join(
+                || segment_into(session, &ro, &small, &mut mask, false),
+                || {
+                    // Like a worker: ORT's tensors freed here are zeroed once, when the run is
+                    // done, and counted for the worker's receipt.
+                    crate::privacy::ort_alloc::defer_wiping();
+                    let r = segment_into(second, &ro, &mirrored, &mut back, true);
+                    crate::privacy::ort_alloc::end_job();
+                    (r, take_zeroised_bytes())
+                },
+            );
+            let (b, wiped) = b;
+            count_zeroised(wiped);
+            a.and(b)?;
+        }
+        None => {
+            segment_into(session, &ro, &small, &mut mask, false)?;
+            segment_into(session, &ro, &mirrored, &mut back, true)?;
+        }
+    }
     for (m, &b) in mask.data.iter_mut().zip(back.data.iter()) {
         *m = 0.5 * (*m + b);
     }
@@ -679,10 +699,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_mirror_run_on_a_second_session_alongside_gives_the_same_mask() {
+        let frame = load_fixture("astronaut.png");
+        let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
+        let mut second = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
+        let one = person_mask_small(&mut s, None, &frame).unwrap();
+        take_zeroised_bytes();
+        let allocs = crate::privacy::ort_alloc::allocations();
+        let me = std::thread::current().id();
+        let (two, wiped) = crate::parallel::with_threads(2, || {
+            let m = person_mask_small(&mut s, Some(&mut second), &frame).unwrap();
+            (m, take_zeroised_bytes())
+        });
+        assert_eq!(std::thread::current().id(), me);
+        assert_eq!(&one.data[..], &two.data[..]);
+        // The second run's tensors went through the wiping allocator, were zeroed on its thread
+        // and counted on this one (for the receipt).
+        assert!(crate::privacy::ort_alloc::allocations() > allocs);
+        assert!(wiped > 0, "no bytes counted as wiped");
+    }
+
+    #[test]
     fn refine_is_the_same_in_bands_and_from_the_small_mask() {
         let frame = load_fixture("astronaut.png");
         let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
-        let small = person_mask_small(&mut s, &frame).unwrap();
+        let small = person_mask_small(&mut s, None, &frame).unwrap();
         assert_eq!((small.width, small.height), (MODEL_SIZE, MODEL_SIZE));
         let cov = ones(frame.width, frame.height);
         let (a1, f1) = crate::parallel::with_threads(1, || refine(&frame, &small, &cov));

@@ -94,6 +94,19 @@ fn run<C: Send, R: Send>(mut chunks: impl Iterator<Item = C>, per: usize, f: imp
     })
 }
 
+/// `a()` on the calling thread and `b()` on a scoped thread, side by side, when this thread may
+/// use more than one; one after the other otherwise. A panic in `b` is resumed on the caller.
+pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    if threads() < 2 {
+        return (a(), b());
+    }
+    std::thread::scope(|s| {
+        let h = s.spawn(b);
+        let ra = a();
+        (ra, h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
+}
+
 /// Runs `f` with [`threads`] set to `n`, then restores it (for tests and benches).
 pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     let old = threads();
@@ -136,6 +149,16 @@ mod tests {
             let firsts = with_threads(n, || fixed_bands(&mut v, 10, 3, &mut scratch, 5, |y0, band, s| (y0, band.len() / 10, s.len())));
             assert_eq!(firsts, vec![(0, 3, 5), (3, 3, 5), (6, 1, 5)], "threads {n}");
         }
+    }
+
+    #[test]
+    fn join_runs_both_sides_on_two_threads_when_allowed() {
+        let me = std::thread::current().id();
+        let (a, b) = with_threads(2, || join(|| std::thread::current().id(), || std::thread::current().id()));
+        assert_eq!(a, me);
+        assert_ne!(b, me);
+        let (a, b) = with_threads(1, || join(|| std::thread::current().id(), || std::thread::current().id()));
+        assert_eq!((a, b), (me, me));
     }
 
     #[test]
