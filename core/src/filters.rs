@@ -645,12 +645,23 @@ fn block_means_band(d: &[f32], w: usize, h: usize, ch: usize, k: usize, b0: usiz
         for (bx, (o, block)) in orow.chunks_exact_mut(ch).zip(sum.chunks(k * ch)).enumerate() {
             let n = (((bx + 1) * k).min(w) - bx * k) * (y1 - y0);
             let inv = 1.0 / n as f32;
-            for px in block.chunks_exact(ch) {
-                for (a, &v) in o.iter_mut().zip(px) {
-                    *a += v;
+            // Sums in registers for the usual channel counts (summing into `o` made every add
+            // wait for the store before it); same order, same bits.
+            match ch {
+                1 => o[0] = block.iter().fold(0.0f32, |a, &v| a + v) * inv,
+                3 => {
+                    let a = block.chunks_exact(3).fold([0.0f32; 3], |a, p| [a[0] + p[0], a[1] + p[1], a[2] + p[2]]);
+                    o.copy_from_slice(&[a[0] * inv, a[1] * inv, a[2] * inv]);
+                }
+                _ => {
+                    for px in block.chunks_exact(ch) {
+                        for (a, &v) in o.iter_mut().zip(px) {
+                            *a += v;
+                        }
+                    }
+                    o.iter_mut().for_each(|v| *v *= inv);
                 }
             }
-            o.iter_mut().for_each(|v| *v *= inv);
         }
     }
 }
