@@ -193,22 +193,8 @@ fn box_h_n<const N: usize>(src: &[f32], dst: &mut [f32], w: usize, h: usize, r: 
         }
         let mid_lo = r;
         let mid_hi = w.saturating_sub(r + 1).max(mid_lo);
-        for x in 0..w {
-            if x == mid_lo && mid_hi > mid_lo {
-                // Full windows: constant count, one add and one subtract per value.
-                let inv = 1.0 / (2 * r + 1) as f32;
-                for xm in mid_lo..mid_hi {
-                    let (e, l) = (px(xm + r + 1), px(xm - r));
-                    let o = &mut out[xm * N..xm * N + N];
-                    for c in 0..N {
-                        o[c] = acc[c] * inv;
-                        acc[c] += e[c] - l[c];
-                    }
-                }
-            }
-            if x >= mid_lo && x < mid_hi {
-                continue;
-            }
+        // A window cut by the border: its own count, adds and subtracts as they apply.
+        let edge = |x: usize, acc: &mut [f32; N], out: &mut [f32]| {
             let lo = x.saturating_sub(r);
             let hi = (x + r).min(w - 1);
             let inv = 1.0 / (hi - lo + 1) as f32;
@@ -228,6 +214,25 @@ fn box_h_n<const N: usize>(src: &[f32], dst: &mut [f32], w: usize, h: usize, r: 
                     acc[c] -= l[c];
                 }
             }
+        };
+        for x in 0..mid_lo {
+            edge(x, &mut acc, out);
+        }
+        if mid_hi > mid_lo {
+            // Full windows: constant count, one add and one subtract per value.
+            let inv = 1.0 / (2 * r + 1) as f32;
+            for xm in mid_lo..mid_hi {
+                let (e, l) = (px(xm + r + 1), px(xm - r));
+                let o = &mut out[xm * N..xm * N + N];
+                for c in 0..N {
+                    o[c] = acc[c] * inv;
+                    acc[c] += e[c] - l[c];
+                }
+            }
+        }
+        // (With no full window, mid_hi = mid_lo and the edge steps go on from there.)
+        for x in mid_hi..w {
+            edge(x, &mut acc, out);
         }
     }
 }
