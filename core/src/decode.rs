@@ -449,9 +449,10 @@ fn decode_jpeg_turbo(bytes: &[u8], sw: u32, sh: u32, min_scale: f32) -> Option<R
     Some(Image::from_buf(w, h, 3, buf))
 }
 
-/// Decoded pixels (at the scale) above which [`decode_jpeg_turbo`] splits the rows over two
-/// threads.
-const SPLIT_DECODE_PIXELS: usize = 256 * 1024;
+/// Decoded pixels (at the scale) from which [`decode_jpeg_turbo`] splits the rows over two
+/// threads. At 0.3 MP the gain (~0.25 ms) was lost, and more, whenever the VM's second core was
+/// slow to wake.
+const SPLIT_DECODE_PIXELS: usize = 600 * 1000;
 
 /// Rows `y0..y1` of the picture at scale `f`, as RGB into `out` (whole rows), on a TurboJPEG
 /// instance of their own (the crate's `Decompressor` has no cropping). None on any error or
@@ -914,7 +915,7 @@ mod tests {
     fn a_decode_split_over_two_threads_gives_the_bytes_of_one() {
         // 4:2:0, 4:2:2, 4:4:4 and grey; Huffman and arithmetic; every scale the pipeline uses.
         let src = load(GRACE, 1.0).unwrap().image;
-        let big = crate::raster::resize_u8(&src, None, 1280, 1500);
+        let big = crate::raster::resize_u8(&src, None, 1600, 2000);
         let grey: Vec<u8> = big.data.chunks_exact(3).map(|p| p[1]).collect();
         let mut files = Vec::new();
         for (sub, arith) in [(turbojpeg::Subsamp::Sub2x2, false), (turbojpeg::Subsamp::Sub2x1, false), (turbojpeg::Subsamp::None, true), (turbojpeg::Subsamp::Gray, false)] {
@@ -922,20 +923,20 @@ mod tests {
             c.set_quality(90).unwrap();
             c.set_subsamp(sub).unwrap();
             c.set_arithmetic(arith).unwrap();
-            let (pixels, format, pitch) = if sub == turbojpeg::Subsamp::Gray { (&grey[..], turbojpeg::PixelFormat::GRAY, 1280) } else { (&big.data[..], turbojpeg::PixelFormat::RGB, 1280 * 3) };
-            files.push(c.compress_to_vec(turbojpeg::Image { pixels, width: 1280, pitch, height: 1500, format }).unwrap());
+            let (pixels, format, pitch) = if sub == turbojpeg::Subsamp::Gray { (&grey[..], turbojpeg::PixelFormat::GRAY, 1600) } else { (&big.data[..], turbojpeg::PixelFormat::RGB, 1600 * 3) };
+            files.push(c.compress_to_vec(turbojpeg::Image { pixels, width: 1600, pitch, height: 2000, format }).unwrap());
         }
         for (i, f) in files.iter().enumerate() {
             for s in [1.0, 0.5, 0.25] {
-                let one = crate::parallel::with_threads(1, || decode_jpeg_turbo(f, 1280, 1500, s).unwrap());
-                let two = crate::parallel::with_threads(2, || decode_jpeg_turbo(f, 1280, 1500, s).unwrap());
+                let one = crate::parallel::with_threads(1, || decode_jpeg_turbo(f, 1600, 2000, s).unwrap());
+                let two = crate::parallel::with_threads(2, || decode_jpeg_turbo(f, 1600, 2000, s).unwrap());
                 assert!(one.width * one.height >= SPLIT_DECODE_PIXELS || s < 0.5, "file {i} at {s} is not split");
                 assert!(one.data[..] == two.data[..], "file {i} at {s}");
             }
         }
         // A stream cut short is refused split as it is whole.
         let cut = &files[0][..files[0].len() * 3 / 4];
-        assert!(crate::parallel::with_threads(2, || decode_jpeg_turbo(cut, 1280, 1500, 1.0)).is_none());
+        assert!(crate::parallel::with_threads(2, || decode_jpeg_turbo(cut, 1600, 2000, 1.0)).is_none());
     }
 
     #[test]
