@@ -20,7 +20,7 @@ use crate::filters::{
     apply_coefficients, block_downsample, block_mean, block_row, box_blur_owned, box_stream_par, dilate, erode, guided_coefficients, resize,
     BlockSampler,
 };
-use crate::privacy::secure_buffer::{count_zeroised, take_zeroised_bytes, SecureBuf};
+use crate::privacy::secure_buffer::{count_zeroised, SecureBuf};
 use crate::raster::{Image, Plane};
 use ort::session::Session;
 use std::borrow::Cow;
@@ -63,14 +63,8 @@ pub fn person_mask_small(session: &mut Session, mirror: Option<&mut Session>, fr
         Some(second) => {
             let (a, b) = crate::parallel::join(
                 || segment_into(session, &ro, &small, &mut mask, false),
-                || {
-                    // Like a worker: ORT's tensors freed here are zeroed once, when the run is
-                    // done, and counted for the worker's receipt.
-                    crate::privacy::ort_alloc::defer_wiping();
-                    let r = segment_into(second, &ro, &mirrored, &mut back, true);
-                    crate::privacy::ort_alloc::end_job();
-                    (r, take_zeroised_bytes())
-                },
+                // ORT's tensors freed on that thread are zeroed when its run ends, and counted here.
+                || crate::privacy::ort_alloc::as_part_of_job(|| segment_into(second, &ro, &mirrored, &mut back, true)),
             );
             let (b, wiped) = b;
             count_zeroised(wiped);
@@ -704,17 +698,17 @@ pub(crate) mod tests {
         let mut s = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
         let mut second = crate::runtime::test_session("matte", crate::models::SEGMENTER.bytes);
         let one = person_mask_small(&mut s, None, &frame).unwrap();
-        take_zeroised_bytes();
+        crate::privacy::secure_buffer::take_zeroised_bytes();
         let allocs = crate::privacy::ort_alloc::allocations();
         let me = std::thread::current().id();
         let (two, wiped) = crate::parallel::with_threads(2, || {
             let m = person_mask_small(&mut s, Some(&mut second), &frame).unwrap();
-            (m, take_zeroised_bytes())
+            (m, crate::privacy::secure_buffer::take_zeroised_bytes())
         });
         assert_eq!(std::thread::current().id(), me);
         assert_eq!(&one.data[..], &two.data[..]);
-        // The second run's tensors went through the wiping allocator, were zeroed on its thread
-        // and counted on this one (for the receipt).
+        // Both runs' tensors went through the wiping allocator and some bytes were counted here
+        // (that a helper thread's bytes reach this count: ort_alloc's `as_part_of_job` test).
         assert!(crate::privacy::ort_alloc::allocations() > allocs);
         assert!(wiped > 0, "no bytes counted as wiped");
     }

@@ -97,6 +97,16 @@ pub fn end_job() -> u64 {
     bytes
 }
 
+/// Runs `f`, one part of a worker's job, on a helper thread the worker spawned, the way the
+/// worker runs a job: ORT's tensors freed during it wait for its end and are zeroed then. Returns
+/// `f`'s result and the bytes zeroed on this thread, for the worker to count in its receipt.
+pub fn as_part_of_job<R>(f: impl FnOnce() -> R) -> (R, u64) {
+    defer_wiping();
+    let r = f();
+    end_job();
+    (r, super::secure_buffer::take_zeroised_bytes())
+}
+
 fn layout(cap: usize) -> Option<Layout> {
     Layout::from_size_align(cap.checked_add(HEADER)?, HEADER).ok()
 }
@@ -297,6 +307,28 @@ mod tests {
             assert!(DIRTY.with(|d| d.borrow().0.is_empty()));
             let (_, zero) = kept_blocks_are_zero();
             assert!(zero);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_part_of_a_job_on_a_helper_thread_is_zeroed_at_its_end_and_counted() {
+        std::thread::spawn(|| {
+            let (still_dirty, wiped) = as_part_of_job(|| {
+                let p = alloc(1000);
+                // SAFETY: p is a live block of at least 1000 bytes, freed once.
+                unsafe {
+                    std::ptr::write_bytes(p.cast::<u8>(), 0xAB, 1000);
+                    free(p);
+                }
+                // Not zeroed yet: it waits on this thread's list.
+                DIRTY.with(|d| d.borrow().0.iter().map(|b| b.dirty).sum::<usize>())
+            });
+            assert_eq!(still_dirty, 1000);
+            assert_eq!(wiped, 1000, "the bytes zeroed here come back for the worker's receipt");
+            assert!(DIRTY.with(|d| d.borrow().0.is_empty()));
+            assert_eq!(crate::privacy::secure_buffer::take_zeroised_bytes(), 0);
         })
         .join()
         .unwrap();
