@@ -316,7 +316,7 @@ fn decode_jpeg(bytes: &[u8], sw: u32, sh: u32, min_scale: f32) -> Result<Rgb8> {
         )));
     }
     if frame.precision == 8 && !frame.lossless {
-        if let Some(img) = decode_jpeg_turbo(bytes, sw, sh, min_scale) {
+        if let Some(img) = decode_jpeg_turbo(bytes, frame, min_scale) {
             return Ok(img);
         }
     }
@@ -418,8 +418,9 @@ fn jpeg_scale_eighths(sw: u32, sh: u32, min_scale: f32) -> usize {
 /// [`SecureBuf`]. None hands the file to jpeg-decoder: CMYK/YCCK (its Adobe conventions are
 /// handled there) and anything TurboJPEG rejects, warnings included (a corrupt or truncated
 /// stream), so every error message stays jpeg-decoder's. No partial picture leaves here.
-fn decode_jpeg_turbo(bytes: &[u8], sw: u32, sh: u32, min_scale: f32) -> Option<Rgb8> {
+fn decode_jpeg_turbo(bytes: &[u8], frame: JpegFrame, min_scale: f32) -> Option<Rgb8> {
     use turbojpeg::{Colorspace, Decompressor, PixelFormat, ScalingFactor};
+    let (sw, sh) = (frame.width as u32, frame.height as u32);
     let mut dec = Decompressor::new().ok()?;
     let hdr = dec.read_header(bytes).ok()?;
     if (hdr.width, hdr.height) != (sw as usize, sh as usize) || !matches!(hdr.colorspace, Colorspace::YCbCr | Colorspace::Gray | Colorspace::RGB) {
@@ -434,7 +435,7 @@ fn decode_jpeg_turbo(bytes: &[u8], sw: u32, sh: u32, min_scale: f32) -> Option<R
     let mut buf = SecureBuf::<u8>::zeroed(w * h * 3);
     // Rows split at a multiple of the tallest scaled iMCU (32 rows at full size).
     let split = f.scale(32).max(1) * (h / 2 / f.scale(32).max(1));
-    if crate::parallel::threads() > 1 && w * h >= SPLIT_DECODE_PIXELS && split > 0 && !jpeg_frame(bytes).ok()?.progressive {
+    if crate::parallel::threads() > 1 && w * h >= SPLIT_DECODE_PIXELS && split > 0 && !frame.progressive {
         // Two instances side by side, the top rows on one and the rest on the other. Each reads
         // the whole stream (libjpeg-turbo skips rows by entropy-decoding them without the IDCT),
         // so each costs ~0.8 of one full decode at full size: 4.95 -> 4.30 ms at 1 MP (BENCHMARKS).
@@ -891,12 +892,12 @@ mod tests {
         for (name, f) in [("grace", GRACE), ("meta", META_JPG), ("progressive", PROGRESSIVE), ("grey", &grey[..])] {
             let frame = jpeg_frame(f).unwrap();
             let (sw, sh) = (frame.width as u32, frame.height as u32);
-            let full = decode_jpeg_turbo(f, sw, sh, 1.0).expect("libjpeg-turbo decodes it");
+            let full = decode_jpeg_turbo(f, frame, 1.0).expect("libjpeg-turbo decodes it");
             let full_rs = decode_jpeg_rs(f, frame, sw, sh, 1.0).unwrap();
             let e = block_mae(&full_rs, &full);
             assert!(e < 0.2, "{name}: {e}");
             for s in [0.5, 0.3, 0.25, 0.125] {
-                let t = decode_jpeg_turbo(f, sw, sh, s).expect("libjpeg-turbo decodes it");
+                let t = decode_jpeg_turbo(f, frame, s).expect("libjpeg-turbo decodes it");
                 let r = decode_jpeg_rs(f, frame, sw, sh, s).unwrap();
                 assert_eq!((t.width, t.height), (r.width, r.height), "{name} at {s}");
                 let (et, er) = (block_mae(&full, &t), block_mae(&full_rs, &r));
@@ -906,9 +907,10 @@ mod tests {
         // libjpeg-turbo's working memory came through the wiping allocator, not malloc.
         assert!(crate::privacy::jpeg_mem::blocks_allocated() > 0);
         let frame = jpeg_frame(CMYK_JPG).unwrap();
-        assert!(decode_jpeg_turbo(CMYK_JPG, frame.width as u32, frame.height as u32, 1.0).is_none());
+        assert!(decode_jpeg_turbo(CMYK_JPG, frame, 1.0).is_none());
         // A stream libjpeg-turbo only warns about (cut short) is not returned half-decoded.
-        assert!(decode_jpeg_turbo(&GRACE[..GRACE.len() / 2], 512, 600, 1.0).is_none());
+        let cut = &GRACE[..GRACE.len() / 2];
+        assert!(decode_jpeg_turbo(cut, jpeg_frame(cut).unwrap(), 1.0).is_none());
     }
 
     #[test]
@@ -927,16 +929,18 @@ mod tests {
             files.push(c.compress_to_vec(turbojpeg::Image { pixels, width: 1600, pitch, height: 2000, format }).unwrap());
         }
         for (i, f) in files.iter().enumerate() {
+            let frame = jpeg_frame(f).unwrap();
+            assert_eq!((frame.width, frame.height, frame.progressive), (1600, 2000, false));
             for s in [1.0, 0.5, 0.25] {
-                let one = crate::parallel::with_threads(1, || decode_jpeg_turbo(f, 1600, 2000, s).unwrap());
-                let two = crate::parallel::with_threads(2, || decode_jpeg_turbo(f, 1600, 2000, s).unwrap());
+                let one = crate::parallel::with_threads(1, || decode_jpeg_turbo(f, frame, s).unwrap());
+                let two = crate::parallel::with_threads(2, || decode_jpeg_turbo(f, frame, s).unwrap());
                 assert!(one.width * one.height >= SPLIT_DECODE_PIXELS || s < 0.5, "file {i} at {s} is not split");
                 assert!(one.data[..] == two.data[..], "file {i} at {s}");
             }
         }
         // A stream cut short is refused split as it is whole.
         let cut = &files[0][..files[0].len() * 3 / 4];
-        assert!(crate::parallel::with_threads(2, || decode_jpeg_turbo(cut, 1600, 2000, 1.0)).is_none());
+        assert!(crate::parallel::with_threads(2, || decode_jpeg_turbo(cut, jpeg_frame(cut).unwrap(), 1.0)).is_none());
     }
 
     #[test]
