@@ -100,10 +100,12 @@ pub fn end_job() -> u64 {
 /// Runs `f`, one part of a worker's job, on a helper thread the worker spawned, the way the
 /// worker runs a job: ORT's tensors freed during it wait for its end and are zeroed then. Returns
 /// `f`'s result and the bytes zeroed on this thread, for the worker to count in its receipt.
+/// The thread's own wiping mode is restored afterwards.
 pub fn as_part_of_job<R>(f: impl FnOnce() -> R) -> (R, u64) {
-    defer_wiping();
+    let was = DEFER.with(|d| d.replace(true));
     let r = f();
     end_job();
+    DEFER.with(|d| d.set(was));
     (r, super::secure_buffer::take_zeroised_bytes())
 }
 
@@ -329,6 +331,7 @@ mod tests {
             assert_eq!(wiped, 1000, "the bytes zeroed here come back for the worker's receipt");
             assert!(DIRTY.with(|d| d.borrow().0.is_empty()));
             assert_eq!(crate::privacy::secure_buffer::take_zeroised_bytes(), 0);
+            assert!(!DEFER.with(Cell::get), "the helper thread's own mode is back");
         })
         .join()
         .unwrap();
