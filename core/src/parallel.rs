@@ -1,14 +1,19 @@
-//! Row bands on scoped threads, for the full-resolution loops of compose, matte and background.
+//! Row bands on the engine worker's own helper threads, for the full-resolution loops of compose,
+//! matte and background.
 //!
-//! Why scoped threads spawned right here and not a pool (rayon): a thread inherits the seccomp
-//! filter and the Landlock domain of the thread that spawns it, so bands spawned from an engine
-//! worker are as confined as the worker. A process-wide pool may have been started earlier by
-//! the host application, outside the sandbox. A spawn costs tens of microseconds; a band is
-//! milliseconds of work.
+//! Why helpers spawned by the worker and not a pool (rayon): a thread inherits the seccomp
+//! filter and the Landlock domain of the thread that spawns it, so helpers spawned from an
+//! engine worker are as confined as the worker. A process-wide pool may have been started
+//! earlier by the host application, outside the sandbox.
+//!
+//! Why kept rather than spawned per loop (as they were): a spawn, and waking a vCPU that went
+//! idle, cost 50-500 us here, against bands of 0.1-2 ms, some 18 times a photo. A helper waits for
+//! its next band polling for [`SPIN`] (so the bands of one stage find it awake), then sleeps.
 //!
 //! Band threads must not create `SecureBuf`s: the receipt's wiped-byte count is per thread.
 
 use std::cell::Cell;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 /// Fewer elements than this per band are not worth a thread.
 const MIN_BAND: usize = 32 * 1024;
@@ -81,30 +86,64 @@ pub fn fixed_bands<T: Send, S: Send, R: Send>(
     }
 }
 
-/// The first band on the calling thread, the others on scoped threads; results in band order.
+/// The first band on the calling thread, the others on the thread's helpers; results in band
+/// order.
 fn run<C: Send, R: Send>(mut chunks: impl Iterator<Item = C>, per: usize, f: impl Fn(usize, C) -> R + Sync) -> Vec<R> {
-    std::thread::scope(|s| {
-        let f = &f;
-        let first = chunks.next();
-        let spawned: Vec<_> = chunks.enumerate().map(|(i, c)| s.spawn(move || f((i + 1) * per, c))).collect();
-        let mut out = Vec::with_capacity(spawned.len() + 1);
-        out.extend(first.map(|c| f(0, c)));
-        out.extend(spawned.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))));
+    let f = &f;
+    let Some(first) = chunks.next() else { return Vec::new() };
+    let rest: Vec<C> = chunks.collect();
+    let mut results: Vec<Option<std::thread::Result<R>>> = rest.iter().map(|_| None).collect();
+    {
+        let mut tasks: Vec<_> = rest
+            .into_iter()
+            .zip(results.iter_mut())
+            .enumerate()
+            .map(|(i, (c, slot))| {
+                let mut c = Some(c);
+                move || {
+                    if let Some(c) = c.take() {
+                        *slot = Some(catch_unwind(AssertUnwindSafe(|| f((i + 1) * per, c))));
+                    }
+                }
+            })
+            .collect();
+        let running: Vec<helper::Running> = tasks.iter_mut().map(|t| helper::start(t)).collect();
+        // (Were `f` to panic here, unwinding drops `running` first, which waits for the helpers.)
+        let r0 = f(0, first);
+        drop(running);
+        drop(tasks);
+        let mut out = Vec::with_capacity(results.len() + 1);
+        out.push(r0);
+        out.extend(results.into_iter().map(|r| match r {
+            Some(Ok(v)) => v,
+            Some(Err(p)) => resume_unwind(p),
+            None => unreachable!("every band ran before its helper reported"),
+        }));
         out
-    })
+    }
 }
 
-/// `a()` on the calling thread and `b()` on a scoped thread, side by side, when this thread may
-/// use more than one; one after the other otherwise. A panic in `b` is resumed on the caller.
+/// `a()` on the calling thread and `b()` on a helper, side by side, when this thread may use more
+/// than one; one after the other otherwise. A panic in `b` is resumed on the caller.
 pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
     if threads() < 2 {
         return (a(), b());
     }
-    std::thread::scope(|s| {
-        let h = s.spawn(b);
-        let ra = a();
-        (ra, h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    })
+    let mut rb = None;
+    let mut b = Some(b);
+    let mut task = || {
+        if let Some(b) = b.take() {
+            rb = Some(catch_unwind(AssertUnwindSafe(b)));
+        }
+    };
+    let running = helper::start(&mut task);
+    let ra = a();
+    drop(running);
+    match rb {
+        Some(Ok(v)) => (ra, v),
+        Some(Err(p)) => resume_unwind(p),
+        None => unreachable!("the helper ran its task before reporting"),
+    }
 }
 
 /// Runs `f` with [`threads`] set to `n`, then restores it (for tests and benches).
@@ -114,6 +153,145 @@ pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     let r = f();
     set_threads(old);
     r
+}
+
+/// How long a helper polls for its next band before it sleeps: the gaps between the bands of one
+/// stage are shorter, those between stages with an inference in between mostly longer.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(300);
+
+/// The calling thread's helpers: spawned by it on first use (so inside its sandbox) and kept
+/// until it exits. A task is a closure on the caller's stack; [`helper::start`] hands back a
+/// guard that waits for it, so the closure outlives its run however the caller's side ends.
+mod helper {
+    use super::SPIN;
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::thread::{self, JoinHandle, Thread};
+    use std::time::Instant;
+
+    const IDLE: u8 = 0;
+    const POSTED: u8 = 1;
+    const DONE: u8 = 2;
+    const EXIT: u8 = 3;
+
+    /// A task's address with its lifetime erased: valid until the caller sees DONE.
+    struct TaskPtr(*mut (dyn FnMut() + Send + 'static));
+    // SAFETY: the closure behind it is Send; the caller keeps it alive and untouched while the
+    // helper runs it (the `Running` guard waits for DONE before the borrow ends).
+    unsafe impl Send for TaskPtr {}
+
+    struct Shared {
+        state: AtomicU8,
+        task: Mutex<Option<TaskPtr>>,
+        owner: Thread,
+    }
+
+    struct Helper {
+        shared: Arc<Shared>,
+        /// Set while a task of this helper runs (a nested loop on the caller then runs inline).
+        busy: std::cell::Cell<bool>,
+        thread: Option<JoinHandle<()>>,
+    }
+
+    impl Drop for Helper {
+        fn drop(&mut self) {
+            self.shared.state.store(EXIT, Ordering::Release);
+            if let Some(t) = self.thread.take() {
+                t.thread().unpark();
+                let _ = t.join();
+            }
+        }
+    }
+
+    thread_local! {
+        static HELPERS: RefCell<Vec<std::rc::Rc<Helper>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Polls `done` for [`SPIN`] (yielding, so a thread that needs this core gets it), then parks
+    /// until woken; true once `done` holds.
+    fn wait(done: impl Fn() -> bool) {
+        let t0 = Instant::now();
+        let mut n = 0u32;
+        while !done() {
+            if t0.elapsed() < SPIN {
+                n = n.wrapping_add(1);
+                if n.is_multiple_of(64) {
+                    thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::park();
+            }
+        }
+    }
+
+    fn main(s: Arc<Shared>) {
+        loop {
+            wait(|| matches!(s.state.load(Ordering::Acquire), POSTED | EXIT));
+            if s.state.load(Ordering::Acquire) == EXIT {
+                return;
+            }
+            let task = s.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(TaskPtr(p)) = task {
+                // SAFETY: see TaskPtr; the task catches its own panics.
+                unsafe { (*p)() };
+            }
+            s.state.store(DONE, Ordering::Release);
+            s.owner.unpark();
+        }
+    }
+
+    /// A task running on a helper (None: no helper could be had, it ran inline); dropping it
+    /// waits for the task to finish. It holds the task's borrow, so the task outlives it.
+    pub(super) struct Running<'a> {
+        helper: Option<std::rc::Rc<Helper>>,
+        _task: std::marker::PhantomData<&'a mut ()>,
+    }
+
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            if let Some(h) = &self.helper {
+                wait(|| h.shared.state.load(Ordering::Acquire) == DONE);
+                h.shared.state.store(IDLE, Ordering::Release);
+                h.busy.set(false);
+            }
+        }
+    }
+
+    /// Starts `task` on an idle helper of this thread (spawning one if need be), or runs it right
+    /// here when there is none to be had.
+    pub(super) fn start<'a>(task: &'a mut (dyn FnMut() + Send + 'a)) -> Running<'a> {
+        let helper = HELPERS.with(|hs| {
+            let mut hs = hs.borrow_mut();
+            if let Some(h) = hs.iter().find(|h| !h.busy.get()) {
+                return Some(h.clone());
+            }
+            let shared = Arc::new(Shared { state: AtomicU8::new(IDLE), task: Mutex::new(None), owner: thread::current() });
+            let s2 = shared.clone();
+            let thread = thread::Builder::new().name("lichtbild-band".into()).spawn(move || main(s2)).ok()?;
+            let h = std::rc::Rc::new(Helper { shared, busy: std::cell::Cell::new(false), thread: Some(thread) });
+            hs.push(h.clone());
+            Some(h)
+        });
+        let Some(h) = helper else {
+            task();
+            return Running { helper: None, _task: std::marker::PhantomData };
+        };
+        h.busy.set(true);
+        let p: *mut (dyn FnMut() + Send + 'a) = task;
+        // SAFETY: only the lifetime changes; the returned guard keeps the borrow for `'a` and
+        // waits for the run to end when dropped (it is private to `run` and `join`, which never
+        // forget it).
+        let p: *mut (dyn FnMut() + Send + 'static) = unsafe { std::mem::transmute(p) };
+        *h.shared.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(TaskPtr(p));
+        h.shared.state.store(POSTED, Ordering::Release);
+        if let Some(t) = &h.thread {
+            t.thread().unpark();
+        }
+        Running { helper: Some(h), _task: std::marker::PhantomData }
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +337,44 @@ mod tests {
         assert_ne!(b, me);
         let (a, b) = with_threads(1, || join(|| std::thread::current().id(), || std::thread::current().id()));
         assert_eq!((a, b), (me, me));
+    }
+
+    #[test]
+    fn helpers_are_kept_from_one_loop_to_the_next() {
+        // Spawned once by this thread, then reused: no spawn per loop.
+        let (_, first) = with_threads(2, || join(|| (), || std::thread::current().id()));
+        for _ in 0..5 {
+            let (_, again) = with_threads(2, || join(|| (), || std::thread::current().id()));
+            assert_eq!(again, first);
+        }
+        let mut v = vec![0u8; 1 << 20];
+        let ids = with_threads(2, || bands(&mut v, 1024, |_, _| std::thread::current().id()));
+        assert_eq!(ids, vec![std::thread::current().id(), first]);
+    }
+
+    #[test]
+    fn a_loop_inside_a_band_gets_threads_of_its_own() {
+        // The caller's band runs a loop of its own while its helper is busy with the other band.
+        let mut v = vec![0u32; 512 * 512];
+        let sums = with_threads(2, || {
+            bands(&mut v, 512, |y0, band| {
+                let mut inner = vec![1u32; 512 * 256];
+                let parts = bands(&mut inner, 512, |_, b| b.iter().sum::<u32>());
+                band.iter_mut().for_each(|p| *p = y0 as u32);
+                parts.iter().sum::<u32>()
+            })
+        });
+        assert_eq!(sums, vec![512 * 256, 512 * 256]);
+        assert_eq!(v[0], 0);
+        assert_eq!(v[511 * 512], 256);
+    }
+
+    #[test]
+    fn a_panicking_join_side_reaches_the_caller_and_the_helper_lives_on() {
+        let r = std::panic::catch_unwind(|| with_threads(2, || join(|| 1, || -> u32 { panic!("helper side") })));
+        assert!(r.is_err());
+        set_threads(1);
+        assert_eq!(with_threads(2, || join(|| 1, || 2)), (1, 2));
     }
 
     #[test]
