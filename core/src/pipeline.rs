@@ -416,31 +416,12 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     timer.lap("background");
 
     budget(deadline, "before encoding")?;
-    let (image, out_info) = match o.format {
-        OutputFormat::Pixels => {
-            let rgba = to_rgba(&result8);
-            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: o.format, bytes: 0, quality: None, sealed: None };
-            (OutputImage::Pixels { width: w as u32, height: h as u32, rgba: rgba.into_vec() }, info)
-        }
-        f => {
-            let (bytes, q) = encode::encode(&result8, f, o.quality, p.dpi, o.max_kb)?;
-            let quality = matches!(f, OutputFormat::Jpeg | OutputFormat::Webp).then_some(q);
-            let mut info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: f, bytes: bytes.len(), quality, sealed: None };
-            let bytes = match &o.seal {
-                // The plaintext stays in the wiped buffer; only ciphertext is handed over.
-                Some(s) => {
-                    let sealed = seal::seal(&bytes, s)?;
-                    drop(bytes);
-                    timer.lap("encode");
-                    info.sealed = Some(s.info());
-                    info.bytes = sealed.len();
-                    sealed
-                }
-                None => bytes.into_vec(),
-            };
-            (OutputImage::Encoded { format: f, bytes }, info)
-        }
-    };
+    // The job's inferences are over: ORT's tensors are zeroed on the helper while this thread
+    // encodes, and counted here for the receipt.
+    let freed = crate::privacy::ort_alloc::take_freed();
+    let (encoded, wiped) = crate::parallel::join(|| encode_output(o, &result8, w, h, &mut timer), move || freed.wipe());
+    crate::privacy::secure_buffer::count_zeroised(wiped);
+    let (image, out_info) = encoded?;
     drop(result8);
     timer.lap(if o.seal.is_some() { "seal" } else { "encode" });
 
@@ -478,6 +459,36 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         retouched: strength > 0.0,
     };
     Ok(Output { image, findings, receipt, landmarks, photo_to_frame })
+}
+
+/// The composite in the requested format (sealed when asked), and what the receipt says of it.
+fn encode_output(o: &ProcessOptions, result8: &crate::raster::Image<u8>, w: usize, h: usize, timer: &mut Timer) -> Result<(OutputImage, OutputInfo)> {
+    let p = &o.preset;
+    Ok(match o.format {
+        OutputFormat::Pixels => {
+            let rgba = to_rgba(result8);
+            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: o.format, bytes: 0, quality: None, sealed: None };
+            (OutputImage::Pixels { width: w as u32, height: h as u32, rgba: rgba.into_vec() }, info)
+        }
+        f => {
+            let (bytes, q) = encode::encode(result8, f, o.quality, p.dpi, o.max_kb)?;
+            let quality = matches!(f, OutputFormat::Jpeg | OutputFormat::Webp).then_some(q);
+            let mut info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: f, bytes: bytes.len(), quality, sealed: None };
+            let bytes = match &o.seal {
+                // The plaintext stays in the wiped buffer; only ciphertext is handed over.
+                Some(s) => {
+                    let sealed = seal::seal(&bytes, s)?;
+                    drop(bytes);
+                    timer.lap("encode");
+                    info.sealed = Some(s.info());
+                    info.bytes = sealed.len();
+                    sealed
+                }
+                None => bytes.into_vec(),
+            };
+            (OutputImage::Encoded { format: f, bytes }, info)
+        }
+    })
 }
 
 fn to_rgba(img: &crate::raster::Image<u8>) -> SecureBuf<u8> {

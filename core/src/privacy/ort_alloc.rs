@@ -87,14 +87,41 @@ pub fn defer_wiping() {
 /// Zeroes every block freed on this thread since the last call and hands them to the shared
 /// pool. Returns the bytes zeroed (also counted for the receipt).
 pub fn end_job() -> u64 {
-    let blocks = DIRTY.try_with(|d| std::mem::take(&mut d.borrow_mut().0)).unwrap_or_default();
-    let mut bytes = 0;
-    for b in blocks {
-        bytes += b.dirty as u64;
-        // SAFETY: the block came off this thread's list; nobody else holds it.
-        unsafe { release(b) };
-    }
+    let bytes = take_freed().wipe();
+    super::secure_buffer::count_zeroised(bytes);
     bytes
+}
+
+/// Blocks a worker freed during its job and has not zeroed yet, taken off its list so that
+/// another thread can zero them (the pipeline's helper, while the worker encodes) once the job's
+/// last inference is over. Zeroed when dropped, whatever happens.
+pub struct Freed(Vec<Free>);
+
+/// This thread's blocks freed since the last [`end_job`] (or `take_freed`).
+pub fn take_freed() -> Freed {
+    Freed(DIRTY.try_with(|d| std::mem::take(&mut d.borrow_mut().0)).unwrap_or_default())
+}
+
+impl Freed {
+    /// Zeroes the blocks into the shared pool; returns the bytes zeroed, for the caller to count
+    /// for its receipt (this may run on any thread).
+    pub fn wipe(mut self) -> u64 {
+        let mut bytes = 0;
+        for b in self.0.drain(..) {
+            // SAFETY: the block came off a worker's list into this value only; nobody else holds it.
+            bytes += unsafe { release(b) };
+        }
+        bytes
+    }
+}
+
+impl Drop for Freed {
+    fn drop(&mut self) {
+        for b in self.0.drain(..) {
+            // SAFETY: as in `wipe`.
+            unsafe { release(b) };
+        }
+    }
 }
 
 /// Runs `f`, one part of a worker's job, on a helper thread the worker spawned, the way the
@@ -166,30 +193,30 @@ unsafe fn free(p: *mut c_void) {
     if DEFER.try_with(Cell::get).unwrap_or(false) && DIRTY.try_with(|d| d.borrow_mut().0.push(b)).is_ok() {
         return;
     }
-    release(b);
+    // Counted for the receipt on the thread that frees (not deferred: not a worker's job).
+    super::secure_buffer::count_zeroised(release(b));
 }
 
 /// Zeroes a free block's dirty bytes and keeps it in the shared pool, or frees it when the pool
-/// is full.
+/// is full. Returns the bytes zeroed, which the caller counts for a receipt.
 ///
 /// # Safety
 /// The block is this module's and nobody else holds it.
-unsafe fn release(b: Free) {
+unsafe fn release(b: Free) -> u64 {
     let data = (b.base as *mut u8).add(HEADER);
     super::wipe_alloc::wipe(data, b.dirty);
     WIPED.fetch_add(b.dirty as u64, Ordering::Relaxed);
-    // Counted for the receipt on the thread that wipes: the worker, for its jobs' tensors.
-    super::secure_buffer::count_zeroised(b.dirty as u64);
     let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
     if pool.bytes + b.cap <= KEPT_MAX {
         pool.blocks.push(Free { dirty: 0, ..b });
         pool.bytes += b.cap;
-        return;
+        return b.dirty as u64;
     }
     drop(pool);
     if let Some(l) = layout(b.cap) {
         std::alloc::dealloc(b.base as *mut u8, l);
     }
+    b.dirty as u64
 }
 
 /// The C struct ORT calls, with the memory description it matches sessions' CPU memory by.
@@ -332,6 +359,39 @@ mod tests {
             assert!(DIRTY.with(|d| d.borrow().0.is_empty()));
             assert_eq!(crate::privacy::secure_buffer::take_zeroised_bytes(), 0);
             assert!(!DEFER.with(Cell::get), "the helper thread's own mode is back");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_worker_s_freed_blocks_taken_off_are_zeroed_on_another_thread() {
+        std::thread::spawn(|| {
+            defer_wiping();
+            let p = alloc(3000);
+            // SAFETY: p is a live block of at least 3000 bytes, freed once.
+            unsafe {
+                std::ptr::write_bytes(p.cast::<u8>(), 0xCD, 3000);
+                free(p);
+            }
+            let freed = take_freed();
+            assert!(DIRTY.with(|d| d.borrow().0.is_empty()), "taken off this thread's list");
+            let (wiped, counted_there) = std::thread::spawn(move || (freed.wipe(), crate::privacy::secure_buffer::take_zeroised_bytes())).join().unwrap();
+            assert_eq!(wiped, 3000, "the bytes come back for the worker to count");
+            assert_eq!(counted_there, 0, "not counted on the thread that zeroed them");
+            assert_eq!(end_job(), 0);
+            let (_, zero) = kept_blocks_are_zero();
+            assert!(zero);
+            // Dropped unused (an error on the way), they are zeroed all the same.
+            let q = alloc(2000);
+            // SAFETY: as above.
+            unsafe {
+                std::ptr::write_bytes(q.cast::<u8>(), 0xEF, 2000);
+                free(q);
+            }
+            let w0 = wiped_bytes();
+            drop(take_freed());
+            assert!(wiped_bytes() >= w0 + 2000);
         })
         .join()
         .unwrap();
