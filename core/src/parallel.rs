@@ -93,34 +93,32 @@ fn run<C: Send, R: Send>(mut chunks: impl Iterator<Item = C>, per: usize, f: imp
     let Some(first) = chunks.next() else { return Vec::new() };
     let rest: Vec<C> = chunks.collect();
     let mut results: Vec<Option<std::thread::Result<R>>> = rest.iter().map(|_| None).collect();
-    {
-        let mut tasks: Vec<_> = rest
-            .into_iter()
-            .zip(results.iter_mut())
-            .enumerate()
-            .map(|(i, (c, slot))| {
-                let mut c = Some(c);
-                move || {
-                    if let Some(c) = c.take() {
-                        *slot = Some(catch_unwind(AssertUnwindSafe(|| f((i + 1) * per, c))));
-                    }
+    let mut tasks: Vec<_> = rest
+        .into_iter()
+        .zip(results.iter_mut())
+        .enumerate()
+        .map(|(i, (c, slot))| {
+            let mut c = Some(c);
+            move || {
+                if let Some(c) = c.take() {
+                    *slot = Some(catch_unwind(AssertUnwindSafe(|| f((i + 1) * per, c))));
                 }
-            })
-            .collect();
-        let running: Vec<helper::Running> = tasks.iter_mut().map(|t| helper::start(t)).collect();
-        // (Were `f` to panic here, unwinding drops `running` first, which waits for the helpers.)
-        let r0 = f(0, first);
-        drop(running);
-        drop(tasks);
-        let mut out = Vec::with_capacity(results.len() + 1);
-        out.push(r0);
-        out.extend(results.into_iter().map(|r| match r {
-            Some(Ok(v)) => v,
-            Some(Err(p)) => resume_unwind(p),
-            None => unreachable!("every band ran before its helper reported"),
-        }));
-        out
-    }
+            }
+        })
+        .collect();
+    let running: Vec<helper::Running> = tasks.iter_mut().map(|t| helper::start(t)).collect();
+    // (Were `f` to panic here, unwinding drops `running` first, which waits for the helpers.)
+    let r0 = f(0, first);
+    drop(running);
+    drop(tasks);
+    let mut out = Vec::with_capacity(results.len() + 1);
+    out.push(r0);
+    out.extend(results.into_iter().map(|r| match r {
+        Some(Ok(v)) => v,
+        Some(Err(p)) => resume_unwind(p),
+        None => unreachable!("every band ran before its helper reported"),
+    }));
+    out
 }
 
 /// `a()` on the calling thread and `b()` on a helper, side by side, when this thread may use more
@@ -209,7 +207,7 @@ mod helper {
     }
 
     /// Polls `done` for [`SPIN`] (yielding, so a thread that needs this core gets it), then parks
-    /// until woken; true once `done` holds.
+    /// until woken; returns once `done` holds.
     fn wait(done: impl Fn() -> bool) {
         let t0 = Instant::now();
         let mut n = 0u32;

@@ -419,13 +419,14 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     // The job's inferences are over: ORT's tensors are zeroed on the helper while this thread
     // encodes, and counted here for the receipt.
     let freed = crate::privacy::ort_alloc::take_freed();
-    let (encoded, wiped) = crate::parallel::join(|| encode_output(o, &result8, w, h, &mut timer), move || freed.wipe());
+    let (encoded, wiped) = crate::parallel::join(|| encode_output(o, &result8, &mut timer), move || freed.wipe());
     crate::privacy::secure_buffer::count_zeroised(wiped);
     let (image, out_info) = encoded?;
     drop(result8);
     timer.lap(if o.seal.is_some() { "seal" } else { "encode" });
 
-    // ONNX Runtime's tensors of this job are zeroed now, before the receipt counts the bytes.
+    // Any ORT tensor freed after `take_freed` (none today) is zeroed now, before the receipt
+    // counts the bytes.
     crate::privacy::ort_alloc::end_job();
     let receipt = Receipt {
         schema: RECEIPT_SCHEMA,
@@ -462,18 +463,19 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
 }
 
 /// The composite in the requested format (sealed when asked), and what the receipt says of it.
-fn encode_output(o: &ProcessOptions, result8: &crate::raster::Image<u8>, w: usize, h: usize, timer: &mut Timer) -> Result<(OutputImage, OutputInfo)> {
+fn encode_output(o: &ProcessOptions, result8: &crate::raster::Image<u8>, timer: &mut Timer) -> Result<(OutputImage, OutputInfo)> {
     let p = &o.preset;
+    let (w, h) = (p.width_px, p.height_px);
     Ok(match o.format {
         OutputFormat::Pixels => {
             let rgba = to_rgba(result8);
-            let info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: o.format, bytes: 0, quality: None, sealed: None };
-            (OutputImage::Pixels { width: w as u32, height: h as u32, rgba: rgba.into_vec() }, info)
+            let info = OutputInfo { width: w, height: h, dpi: p.dpi, format: o.format, bytes: 0, quality: None, sealed: None };
+            (OutputImage::Pixels { width: w, height: h, rgba: rgba.into_vec() }, info)
         }
         f => {
             let (bytes, q) = encode::encode(result8, f, o.quality, p.dpi, o.max_kb)?;
             let quality = matches!(f, OutputFormat::Jpeg | OutputFormat::Webp).then_some(q);
-            let mut info = OutputInfo { width: w as u32, height: h as u32, dpi: p.dpi, format: f, bytes: bytes.len(), quality, sealed: None };
+            let mut info = OutputInfo { width: w, height: h, dpi: p.dpi, format: f, bytes: bytes.len(), quality, sealed: None };
             let bytes = match &o.seal {
                 // The plaintext stays in the wiped buffer; only ciphertext is handed over.
                 Some(s) => {

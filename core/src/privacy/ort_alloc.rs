@@ -49,22 +49,11 @@ struct Pool {
 
 static POOL: Mutex<Pool> = Mutex::new(Pool { blocks: Vec::new(), bytes: 0 });
 
-/// A worker's blocks freed during the current job, not zeroed yet.
-struct Dirty(Vec<Free>);
-
-impl Drop for Dirty {
-    // At thread exit: zero and free what is left.
-    fn drop(&mut self) {
-        for b in self.0.drain(..) {
-            // SAFETY: the block is this module's and nobody else holds it.
-            unsafe { release(b) };
-        }
-    }
-}
-
 thread_local! {
     static DEFER: Cell<bool> = const { Cell::new(false) };
-    static DIRTY: RefCell<Dirty> = const { RefCell::new(Dirty(Vec::new())) };
+    /// A worker's blocks freed during the current job, not zeroed yet (zeroed at thread exit
+    /// at the latest, as a `Freed`).
+    static DIRTY: RefCell<Freed> = const { RefCell::new(Freed(Vec::new())) };
 }
 
 /// The receipt's `ort_memory`.
@@ -92,9 +81,9 @@ pub fn end_job() -> u64 {
     bytes
 }
 
-/// Blocks a worker freed during its job and has not zeroed yet, taken off its list so that
-/// another thread can zero them (the pipeline's helper, while the worker encodes) once the job's
-/// last inference is over. Zeroed when dropped, whatever happens.
+/// Blocks a worker freed during its job and has not zeroed yet: its own list, or taken off it so
+/// that another thread can zero them (the pipeline's helper, while the worker encodes) once the
+/// job's last inference is over. Zeroed when dropped, whatever happens.
 pub struct Freed(Vec<Free>);
 
 /// This thread's blocks freed since the last [`end_job`] (or `take_freed`).
@@ -106,21 +95,19 @@ impl Freed {
     /// Zeroes the blocks into the shared pool; returns the bytes zeroed, for the caller to count
     /// for its receipt (this may run on any thread).
     pub fn wipe(mut self) -> u64 {
-        let mut bytes = 0;
-        for b in self.0.drain(..) {
-            // SAFETY: the block came off a worker's list into this value only; nobody else holds it.
-            bytes += unsafe { release(b) };
-        }
-        bytes
+        self.release_all()
+    }
+
+    fn release_all(&mut self) -> u64 {
+        // SAFETY: a block is on one list only (a worker's, or taken off it into this value), and
+        // nobody else holds it.
+        self.0.drain(..).map(|b| unsafe { release(b) }).sum()
     }
 }
 
 impl Drop for Freed {
     fn drop(&mut self) {
-        for b in self.0.drain(..) {
-            // SAFETY: as in `wipe`.
-            unsafe { release(b) };
-        }
+        self.release_all();
     }
 }
 
