@@ -503,19 +503,32 @@ fn estimate_foreground_into(fg: &mut Image<f32>, alpha: &Plane, coverage: &Plane
         },
         |o, _, m| local_means(m, o),
     );
-    // The soft pixels' colours, row by row (row y's start at `first[y]`), for pass 2.
+    // The soft pixels' colours, row by row (row y's start at `first[y]`), for pass 2: counted,
+    // then copied, the top and bottom halves side by side.
+    let mid = h / 2;
     let mut first = SecureBuf::<usize>::zeroed(h + 1);
+    let count = |y0: usize, counts: &mut [usize]| {
+        for (y, c) in (y0..).zip(counts.iter_mut()) {
+            *c = alpha.data[y * w..(y + 1) * w].iter().filter(|&&a| soft(a)).count();
+        }
+    };
+    let (top, bottom) = first[1..].split_at_mut(mid);
+    crate::parallel::join(|| count(0, top), || count(mid, bottom));
     for y in 0..h {
-        first[y + 1] = first[y] + alpha.data[y * w..(y + 1) * w].iter().filter(|&&a| soft(a)).count();
+        first[y + 1] += first[y];
     }
     let mut orig = SecureBuf::<f32>::zeroed(first[h] * 3);
-    let mut n = 0;
-    for (i, &a) in alpha.data.iter().enumerate() {
-        if soft(a) {
-            orig[n * 3..n * 3 + 3].copy_from_slice(&img.data[i * 3..i * 3 + 3]);
-            n += 1;
+    let gather = |rows: std::ops::Range<usize>, out: &mut [f32]| {
+        let (mut n, base) = (0, rows.start * w);
+        for (i, &a) in (base..).zip(&alpha.data[base..rows.end * w]) {
+            if soft(a) {
+                out[n * 3..n * 3 + 3].copy_from_slice(&img.data[i * 3..i * 3 + 3]);
+                n += 1;
+            }
         }
-    }
+    };
+    let (top, bottom) = orig.split_at_mut(first[mid] * 3);
+    crate::parallel::join(|| gather(0..mid, top), || gather(mid..h, bottom));
     fuse(alpha, &fb1, k, None, fg);
     let img = &*fg;
     // Pass 2: F from pass 1 (differs from I only in blocks with soft pixels, the others reuse
