@@ -412,14 +412,28 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     budget(deadline, "before the background")?;
     let bg = background::render(&bg_choice, frame.as_ref().unwrap_or(&fg), &alpha)?;
     let result8 = background::composite(&fg, &alpha, bg.as_deref());
-    drop((bg, fg, frame, alpha));
+    drop(bg);
     timer.lap("background");
 
     budget(deadline, "before encoding")?;
     // The job's inferences are over: ORT's tensors are zeroed on the helper while this thread
-    // encodes, and counted here for the receipt.
+    // encodes, and counted here for the receipt; so are the matte's frame-sized buffers, which
+    // are then dropped here (and kept for the next photo) without another pass.
     let freed = crate::privacy::ort_alloc::take_freed();
-    let (encoded, wiped) = crate::parallel::join(|| encode_output(o, &result8, &mut timer), move || freed.wipe());
+    let mut spent = (fg, frame, alpha);
+    let (encoded, wiped) = crate::parallel::join(
+        || encode_output(o, &result8, &mut timer),
+        || {
+            let (fg, frame, alpha) = &mut spent;
+            fg.data.wipe_now();
+            alpha.data.wipe_now();
+            if let Some(f) = frame {
+                f.data.wipe_now();
+            }
+            freed.wipe()
+        },
+    );
+    drop(spent);
     crate::privacy::secure_buffer::count_zeroised(wiped);
     let (image, out_info) = encoded?;
     drop(result8);

@@ -92,6 +92,8 @@ pub struct SecureBuf<T: Zeroize + Copy + Default + 'static> {
     /// Made by `zeroed` or `from_slice`, whose sizes recur from photo to photo; a decoder's
     /// output (`from_vec`) is sized by the photo and not worth keeping.
     reusable: bool,
+    /// Zeroed by [`SecureBuf::wipe_now`] and not written since (any `&mut` access clears it).
+    wiped: bool,
 }
 
 impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
@@ -121,7 +123,7 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
             let mut v = *b.v.downcast::<Vec<T>>().ok()?;
             v.truncate(len);
             LOCKED.with(|l| l.set(l.get() + b.locked.1 as u64));
-            Some(SecureBuf { v, locked: b.locked, reusable: true })
+            Some(SecureBuf { v, locked: b.locked, reusable: true, wiped: false })
         })
         .ok()
         .flatten()
@@ -146,12 +148,9 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
                 spare.bytes -= old.bytes;
                 unlock_range(old.locked);
             }
-            // Default is zero for the pixel types (u8, f32), and it is what `zeroed` promises;
-            // a plain fill is a memset, where Zeroize's volatile stores go element by element.
-            // The buffer is kept, not freed, so the stores cannot be optimised away.
-            let cap = self.v.capacity();
-            self.v.resize(cap, T::default()); // within capacity: no reallocation
-            self.v.fill(T::default());
+            if !self.wiped {
+                self.wipe_now();
+            }
             let v = std::mem::take(&mut self.v);
             spare.bufs.push(SpareBuf { ty: TypeId::of::<T>(), len: v.len(), bytes, locked: self.locked, v: Box::new(v) });
             spare.bytes += bytes;
@@ -161,9 +160,21 @@ impl<T: Zeroize + Copy + Default + 'static> SecureBuf<T> {
         .unwrap_or(false)
     }
 
+    /// Zeroes the whole buffer now, so that dropping it later costs no second pass when it is
+    /// kept for reuse: another thread can wipe a buffer its owner is about to drop.
+    pub fn wipe_now(&mut self) {
+        // Default is zero for the pixel types (u8, f32), and it is what `zeroed` promises; a
+        // plain fill is a memset, where Zeroize's volatile stores go element by element. The
+        // buffer is kept or dropped (wiped again on free) afterwards, so the stores stay.
+        let cap = self.v.capacity();
+        self.v.resize(cap, T::default()); // within capacity: no reallocation
+        self.v.fill(T::default());
+        self.wiped = true;
+    }
+
     /// Takes ownership of a vector (no copy); it is wiped on drop like any other.
     pub fn from_vec(v: Vec<T>) -> Self {
-        let mut b = SecureBuf { v, locked: (0, 0), reusable: false };
+        let mut b = SecureBuf { v, locked: (0, 0), reusable: false, wiped: false };
         b.protect();
         b
     }
@@ -265,6 +276,7 @@ impl<T: Zeroize + Copy + Default + 'static> Deref for SecureBuf<T> {
 
 impl<T: Zeroize + Copy + Default + 'static> DerefMut for SecureBuf<T> {
     fn deref_mut(&mut self) -> &mut [T] {
+        self.wiped = false;
         &mut self.v
     }
 }
@@ -369,6 +381,34 @@ mod tests {
         // Other threads keep nothing unless asked.
         drop(SecureBuf::<f32>::zeroed(1 << 18));
         assert_eq!(kept_bytes(), 0);
+    }
+
+    #[test]
+    fn a_buffer_wiped_elsewhere_is_kept_zero_and_a_write_after_the_wipe_is_wiped_again() {
+        std::thread::spawn(|| {
+            keep_wiped_buffers(4 << 20);
+            let mut a = SecureBuf::<f32>::zeroed(1 << 18);
+            a.fill(7.5);
+            // Wiped on another thread, then dropped (and kept) here.
+            std::thread::scope(|s| {
+                s.spawn(|| a.wipe_now());
+            });
+            let p = a.as_ptr();
+            drop(a);
+            let b = SecureBuf::<f32>::zeroed(1 << 18);
+            assert_eq!(b.as_ptr(), p);
+            assert!(b.iter().all(|&v| v == 0.0));
+            // Written after its wipe: kept only after another one.
+            let mut b = b;
+            b.wipe_now();
+            b[123] = 1.0;
+            drop(b);
+            let c = SecureBuf::<f32>::zeroed(1 << 18);
+            assert_eq!(c.as_ptr(), p);
+            assert!(c.iter().all(|&v| v == 0.0));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
