@@ -620,15 +620,23 @@ pub fn apply_coefficients(ab: &BlockSampler, row: &BlockRow, x: usize, g: &[f32]
 /// Mean of each `k` x `k` block (the last row/column of blocks may be partial). The block grid
 /// is what [`BlockSampler`] maps back to full resolution.
 pub fn block_downsample(img: &Image<f32>, k: usize) -> Image<f32> {
+    let k = k.max(1);
+    let mut out = Image::<f32>::new(img.width.div_ceil(k), img.height.div_ceil(k), img.channels);
+    block_downsample_into(img, k, &mut out);
+    out
+}
+
+/// [`block_downsample`] into `out`, which must be the grid's size with the image's channels (a
+/// helper thread can fill a buffer its caller made).
+pub fn block_downsample_into(img: &Image<f32>, k: usize, out: &mut Image<f32>) {
     let (w, h, ch) = (img.width, img.height, img.channels);
     let k = k.max(1);
-    let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
-    let mut out = Image::<f32>::new(lw, lh, ch);
+    let lw = w.div_ceil(k);
+    assert_eq!((out.width, out.height, out.channels), (lw, h.div_ceil(k), ch), "block_downsample_into: output size");
     if w == 0 || h == 0 || ch == 0 {
-        return out;
+        return;
     }
     crate::parallel::bands(&mut out.data, lw * ch, |b0, band| block_means_band(&img.data, w, h, ch, k, b0, band));
-    out
 }
 
 /// Rows b0.. of [`block_downsample`]'s output: each block row's k image rows summed first

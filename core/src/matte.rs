@@ -17,7 +17,7 @@
 
 use crate::error::{Error, Result};
 use crate::filters::{
-    apply_coefficients, block_downsample, block_mean, block_row, box_blur_owned, box_stream_par, dilate, erode, guided_coefficients, resize,
+    apply_coefficients, block_downsample, block_downsample_into, block_mean, block_row, box_blur_owned, box_stream_par, dilate, erode, guided_coefficients, resize,
     BlockSampler,
 };
 use crate::privacy::secure_buffer::{count_zeroised, SecureBuf};
@@ -281,31 +281,41 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     let low = |r: usize| ((r as f32 / k as f32).round() as usize).max(1);
     let guide_low = block_downsample(&rgb, k);
     let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
-    // A frame-size mask is block-averaged onto the grid; a smaller one (the segmenter's 256 px
-    // output, as the pipeline passes it) is resampled straight to it.
-    let coarse_low = if coarse.width == w && coarse.height == h && coarse.channels == 1 {
-        block_downsample(coarse, k)
-    } else {
-        fit_plane(coarse, lw, lh, 0.0).into_owned()
-    };
-    debug_assert_eq!((lw, lh), (guide_low.width, guide_low.height));
+    // The coverage's block means (a pass over a frame-sized plane) go on the helper while this
+    // thread makes the trimap on the grid; the helper only fills a buffer made here.
+    let mut cov_low = Image::<f32>::new(lw, lh, 1);
+    let ((coarse_low, trimap), ()) = crate::parallel::join(
+        || {
+            // A frame-size mask is block-averaged onto the grid; a smaller one (the segmenter's
+            // 256 px output, as the pipeline passes it) is resampled straight to it.
+            let coarse_low = if coarse.width == w && coarse.height == h && coarse.channels == 1 {
+                block_downsample(coarse, k)
+            } else {
+                fit_plane(coarse, lw, lh, 0.0).into_owned()
+            };
 
-    // Trimap from the coarse mask: `lower` = 1 where surely person, `upper` = 0 where surely
-    // not; the band in between gets the filtered, soft alpha. Feathered so there is no seam.
-    let mut hard = Plane::new(lw, lh, 1);
-    for (b, &c) in hard.data.iter_mut().zip(coarse_low.data.iter()) {
-        *b = if c > p.threshold { 1.0 } else { 0.0 };
-    }
-    let feather = low((px(p.band_in) / 4).max(1));
-    let lower = box_blur_owned(erode(&hard, low(px(p.band_in))), feather, feather);
-    let upper = box_blur_owned(dilate(&hard, low(px(p.band_out))), feather, feather);
-    drop(hard);
-    let mut trimap = Image::<f32>::new(lw, lh, 2);
-    for ((t, &lo), &hi) in trimap.data.chunks_exact_mut(2).zip(lower.data.iter()).zip(upper.data.iter()) {
-        t[0] = lo;
-        t[1] = hi.max(lo);
-    }
-    drop((lower, upper));
+            // Trimap from the coarse mask: `lower` = 1 where surely person, `upper` = 0 where
+            // surely not; the band in between gets the filtered, soft alpha. Feathered so there
+            // is no seam.
+            let mut hard = Plane::new(lw, lh, 1);
+            for (b, &c) in hard.data.iter_mut().zip(coarse_low.data.iter()) {
+                *b = if c > p.threshold { 1.0 } else { 0.0 };
+            }
+            let feather = low((px(p.band_in) / 4).max(1));
+            let lower = box_blur_owned(erode(&hard, low(px(p.band_in))), feather, feather);
+            let upper = box_blur_owned(dilate(&hard, low(px(p.band_out))), feather, feather);
+            drop(hard);
+            let mut trimap = Image::<f32>::new(lw, lh, 2);
+            for ((t, &lo), &hi) in trimap.data.chunks_exact_mut(2).zip(lower.data.iter()).zip(upper.data.iter()) {
+                t[0] = lo;
+                t[1] = hi.max(lo);
+            }
+            drop((lower, upper));
+            (coarse_low, trimap)
+        },
+        || block_downsample_into(&coverage, k, &mut cov_low),
+    );
+    debug_assert_eq!((lw, lh), (guide_low.width, guide_low.height));
 
     // 1. Edge-aware alpha: colour guided filter, twice. The second pass starts from the first
     //    one's result (already on the photo's edges, trimap applied), so the flat background
@@ -335,7 +345,6 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     // Cells whose every bilinear tap is certain skip the per-pixel work: for a pixel in cell
     // (bx, by) the taps lie in the 3x3 cells around it. A certain cell that is wholly photo
     // (coverage 1) has alpha exactly 0 or 1 everywhere, which the foreground estimate uses too.
-    let cov_low = block_downsample(&coverage, k);
     // Per cell: SURE_FG and SURE_BG bits, AND-ed over the 3x3 neighbourhood, rows then columns.
     let mut sure = SecureBuf::<u8>::zeroed(lw * lh);
     for (s, t) in sure.iter_mut().zip(trimap.data.chunks_exact(2)) {
