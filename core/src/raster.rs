@@ -115,9 +115,10 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
     // Two passes of one direction each, through a temporary we own: done in one call, the resizer
     // keeps the intermediate rows in its own buffer and frees it unwiped.
     let alg = fr::ResizeAlg::Convolution(fr::FilterType::CatmullRom);
-    let pass = |from: &Image<u8>, to: &mut Image<u8>, crop: (f64, f64, f64, f64)| {
+    // `to` holds `to_w` x `to_h` pixels: a whole image, or some of its rows.
+    let pass = |from: &Image<u8>, to: &mut [u8], to_w: usize, to_h: usize, crop: (f64, f64, f64, f64)| {
         let s = fr::images::ImageRef::new(from.width as u32, from.height as u32, &from.data, pt).expect("source size checked");
-        let mut d = fr::images::Image::from_slice_u8(to.width as u32, to.height as u32, &mut to.data, pt).expect("dest size");
+        let mut d = fr::images::Image::from_slice_u8(to_w as u32, to_h as u32, to, pt).expect("dest size");
         // use_alpha(false): premultiplying would copy the source into another internal buffer.
         let opts = fr::ResizeOptions::new().resize_alg(alg).use_alpha(false).crop(crop.0, crop.1, crop.2, crop.3);
         fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
@@ -131,8 +132,8 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
     let c = src.channels;
     let mut tmp = Image::<u8>::new(tw, dh, c);
     if crate::parallel::threads() < 2 || tw * dh < 64 * 1024 {
-        pass(src, &mut tmp, (x0, t, tw as f64, h));
-        pass(&tmp, &mut out, (l - x0, 0.0, w, dh as f64));
+        pass(src, &mut tmp.data, tw, dh, (x0, t, tw as f64, h));
+        pass(&tmp, &mut out.data, dw, dh, (l - x0, 0.0, w, dh as f64));
         return out;
     }
     // On two threads: the vertical pass in a left and a right half of the columns, the horizontal
@@ -141,7 +142,10 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
     // bytes are the same.
     let lw = tw / 2;
     let (mut left, mut right) = (Image::<u8>::new(lw, dh, c), Image::<u8>::new(tw - lw, dh, c));
-    crate::parallel::join(|| pass(src, &mut left, (x0, t, lw as f64, h)), || pass(src, &mut right, (x0 + lw as f64, t, (tw - lw) as f64, h)));
+    crate::parallel::join(
+        || pass(src, &mut left.data, lw, dh, (x0, t, lw as f64, h)),
+        || pass(src, &mut right.data, tw - lw, dh, (x0 + lw as f64, t, (tw - lw) as f64, h)),
+    );
     for ((row, a), b) in tmp.data.chunks_exact_mut(tw * c).zip(left.data.chunks_exact(lw * c)).zip(right.data.chunks_exact((tw - lw) * c)) {
         row[..lw * c].copy_from_slice(a);
         row[lw * c..].copy_from_slice(b);
@@ -149,13 +153,10 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
     drop((left, right));
     let m = dh / 2;
     let (top, bottom) = out.data.split_at_mut(m * dw * c);
-    let half = |y0: usize, rows: usize, dst: &mut [u8]| {
-        let s = fr::images::ImageRef::new(tw as u32, dh as u32, &tmp.data, pt).expect("source size checked");
-        let mut d = fr::images::Image::from_slice_u8(dw as u32, rows as u32, dst, pt).expect("dest size");
-        let opts = fr::ResizeOptions::new().resize_alg(alg).use_alpha(false).crop(l - x0, y0 as f64, w, rows as f64);
-        fr::Resizer::new().resize(&s, &mut d, &opts).expect("pixel types match");
-    };
-    crate::parallel::join(|| half(0, m, top), || half(m, dh - m, bottom));
+    crate::parallel::join(
+        || pass(&tmp, top, dw, m, (l - x0, 0.0, w, m as f64)),
+        || pass(&tmp, bottom, dw, dh - m, (l - x0, m as f64, w, (dh - m) as f64)),
+    );
     out
 }
 
