@@ -44,7 +44,7 @@ pub fn person_mask_small(session: &mut Session, mirror: Option<&mut Session>, fr
     }
     let rgb = as_rgb(frame);
     // MediaPipe stretches the whole frame to the square input (no letterbox), so do we.
-    let small = resize(&rgb, MODEL_SIZE, MODEL_SIZE);
+    let mut small = resize(&rgb, MODEL_SIZE, MODEL_SIZE);
     drop(rgb);
     // The segmenter runs on the frame and on its mirror image, and the two masks are averaged:
     // its edge errors are largely not mirror-symmetric, so the mean lies closer to the real edge
@@ -62,12 +62,23 @@ pub fn person_mask_small(session: &mut Session, mirror: Option<&mut Session>, fr
     match mirror.filter(|_| crate::parallel::threads() >= 2) {
         Some(second) => {
             let (a, b) = crate::parallel::join(
-                || segment_into(session, &ro, &small, &mut mask, false),
-                // ORT's tensors freed on that thread are zeroed when its run ends, and counted here.
-                || crate::privacy::ort_alloc::as_part_of_job(|| segment_into(second, &ro, &mirrored, &mut back, true)),
+                || {
+                    let r = segment_into(session, &ro, &small, &mut mask, false);
+                    small.data.wipe_now();
+                    r
+                },
+                // ORT's tensors freed on that thread come back to be zeroed with this job's.
+                || {
+                    crate::privacy::ort_alloc::as_part_of_job(|| {
+                        let r = segment_into(second, &ro, &mirrored, &mut back, true);
+                        mirrored.data.wipe_now();
+                        r
+                    })
+                },
             );
-            let (b, wiped) = b;
+            let (b, freed, wiped) = b;
             count_zeroised(wiped);
+            crate::privacy::ort_alloc::adopt(freed);
             a.and(b)?;
         }
         None => {
@@ -282,9 +293,9 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     let guide_low = block_downsample(&rgb, k);
     let (lw, lh) = (w.div_ceil(k), h.div_ceil(k));
     // The coverage's block means (a pass over a frame-sized plane) go on the helper while this
-    // thread makes the trimap on the grid; the helper only fills a buffer made here.
+    // thread brings the coarse mask onto the grid; the helper only fills a buffer made here.
     let mut cov_low = Image::<f32>::new(lw, lh, 1);
-    let ((coarse_low, trimap), ()) = crate::parallel::join(
+    let (hard, ()) = crate::parallel::join(
         || {
             // A frame-size mask is block-averaged onto the grid; a smaller one (the segmenter's
             // 256 px output, as the pipeline passes it) is resampled straight to it.
@@ -293,28 +304,31 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
             } else {
                 fit_plane(coarse, lw, lh, 0.0).into_owned()
             };
-
-            // Trimap from the coarse mask: `lower` = 1 where surely person, `upper` = 0 where
-            // surely not; the band in between gets the filtered, soft alpha. Feathered so there
-            // is no seam.
             let mut hard = Plane::new(lw, lh, 1);
             for (b, &c) in hard.data.iter_mut().zip(coarse_low.data.iter()) {
                 *b = if c > p.threshold { 1.0 } else { 0.0 };
             }
-            let feather = low((px(p.band_in) / 4).max(1));
-            let lower = box_blur_owned(erode(&hard, low(px(p.band_in))), feather, feather);
-            let upper = box_blur_owned(dilate(&hard, low(px(p.band_out))), feather, feather);
-            drop(hard);
-            let mut trimap = Image::<f32>::new(lw, lh, 2);
-            for ((t, &lo), &hi) in trimap.data.chunks_exact_mut(2).zip(lower.data.iter()).zip(upper.data.iter()) {
-                t[0] = lo;
-                t[1] = hi.max(lo);
-            }
-            drop((lower, upper));
-            (coarse_low, trimap)
+            (coarse_low, hard)
         },
         || block_downsample_into(&coverage, k, &mut cov_low),
     );
+    let (coarse_low, hard) = hard;
+    // Trimap from the coarse mask: `lower` = 1 where surely person, `upper` = 0 where surely
+    // not; the band in between gets the filtered, soft alpha. Feathered so there is no seam.
+    // The two sides side by side; the helper's buffers are counted for this thread's receipt.
+    let feather = low((px(p.band_in) / 4).max(1));
+    let (lower, (upper, counts)) = crate::parallel::join(
+        || box_blur_owned(erode(&hard, low(px(p.band_in))), feather, feather),
+        || crate::privacy::secure_buffer::counted(|| box_blur_owned(dilate(&hard, low(px(p.band_out))), feather, feather)),
+    );
+    crate::privacy::secure_buffer::add_counts(counts);
+    drop(hard);
+    let mut trimap = Image::<f32>::new(lw, lh, 2);
+    for ((t, &lo), &hi) in trimap.data.chunks_exact_mut(2).zip(lower.data.iter()).zip(upper.data.iter()) {
+        t[0] = lo;
+        t[1] = hi.max(lo);
+    }
+    drop((lower, upper));
     debug_assert_eq!((lw, lh), (guide_low.width, guide_low.height));
 
     // 1. Edge-aware alpha: colour guided filter, twice. The second pass starts from the first
@@ -332,12 +346,17 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     drop(coarse_low);
     let mut ab = guided_coefficients(&guide_low, &pre, low(px(p.gf_radius)), p.gf_eps);
     for _ in 1..p.passes.max(1) {
-        for (i, d) in pre.data.iter_mut().enumerate() {
-            let c = &ab.data[i * 4..i * 4 + 4];
-            let g = &guide_low.data[i * 3..i * 3 + 3];
-            let q = c[0] * g[0] + c[1] * g[1] + c[2] * g[2] + c[3];
-            *d = stretch(q.clamp(trimap.data[i * 2], trimap.data[i * 2 + 1]));
-        }
+        // Top and bottom halves of the grid side by side.
+        let update = |i0: usize, out: &mut [f32]| {
+            let (c, g, t) = (&ab.data[i0 * 4..], &guide_low.data[i0 * 3..], &trimap.data[i0 * 2..]);
+            for (((d, c), g), t) in out.iter_mut().zip(c.chunks_exact(4)).zip(g.chunks_exact(3)).zip(t.chunks_exact(2)) {
+                let q = c[0] * g[0] + c[1] * g[1] + c[2] * g[2] + c[3];
+                *d = stretch(q.clamp(t[0], t[1]));
+            }
+        };
+        let mid = lh / 2 * lw;
+        let (top, bottom) = pre.data.split_at_mut(mid);
+        crate::parallel::join(|| update(0, top), || update(mid, bottom));
         ab = guided_coefficients(&guide_low, &pre, low(px(p.gf_radius2)), p.gf_eps);
     }
     drop(pre);
@@ -352,13 +371,20 @@ fn refine_alpha(frame: &Image<f32>, coarse: &Plane, coverage: &Plane, p: &Refine
     }
     let mut rows3 = SecureBuf::<u8>::zeroed(lw * lh);
     for (o, r) in rows3.chunks_exact_mut(lw).zip(sure.chunks_exact(lw)) {
-        for (bx, o) in o.iter_mut().enumerate() {
-            *o = r[bx.saturating_sub(1)..(bx + 2).min(lw)].iter().fold(SURE_FG | SURE_BG, |a, &v| a & v);
+        o.copy_from_slice(r);
+        for (o, &v) in o[1..].iter_mut().zip(&r[..lw - 1]) {
+            *o &= v;
+        }
+        for (o, &v) in o[..lw - 1].iter_mut().zip(&r[1..]) {
+            *o &= v;
         }
     }
-    for by in 0..lh {
-        for bx in 0..lw {
-            sure[by * lw + bx] = (by.saturating_sub(1)..(by + 2).min(lh)).fold(SURE_FG | SURE_BG, |a, ny| a & rows3[ny * lw + bx]);
+    for (by, out) in sure.chunks_exact_mut(lw).enumerate() {
+        out.copy_from_slice(&rows3[by * lw..(by + 1) * lw]);
+        for ny in [by.wrapping_sub(1), by + 1].into_iter().filter(|&ny| ny < lh) {
+            for (o, &v) in out.iter_mut().zip(&rows3[ny * lw..(ny + 1) * lw]) {
+                *o &= v;
+            }
         }
     }
     drop(rows3);

@@ -144,6 +144,32 @@ pub fn join<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> 
     }
 }
 
+/// A small job for [`join_chores`]; returns bytes for a count (e.g. of bytes zeroed).
+pub type Chore<'a> = Box<dyn FnOnce() -> u64 + Send + 'a>;
+
+/// `main()` on the calling thread while a helper works through `chores` from the first; once
+/// `main` is done, the calling thread takes the chores not started yet, from the last. So the
+/// chores fill the helper's time and never hold up the caller more than they must, however long
+/// `main` takes. Returns `main`'s result and the sum of the chores' counts.
+pub fn join_chores<A: Send>(main: impl FnOnce() -> A + Send, chores: Vec<Chore<'_>>) -> (A, u64) {
+    let queue = std::sync::Mutex::new(std::collections::VecDeque::from(chores));
+    let work = |front: bool| {
+        let mut sum = 0;
+        loop {
+            let next = {
+                let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                if front { q.pop_front() } else { q.pop_back() }
+            };
+            match next {
+                Some(chore) => sum += chore(),
+                None => return sum,
+            }
+        }
+    };
+    let ((a, mine), theirs) = join(|| (main(), work(false)), || work(true));
+    (a, mine + theirs)
+}
+
 /// Runs `f` with [`threads`] set to `n`, then restores it (for tests and benches).
 pub fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
     let old = threads();
@@ -337,6 +363,41 @@ mod tests {
         assert_eq!((a, b), (me, me));
     }
 
+    /// Every chore runs once, on either thread; the caller takes over what the helper has not
+    /// started once its own work is done (here the helper is held up by the first chore, long
+    /// after the caller's work).
+    #[test]
+    fn join_chores_runs_each_chore_once_and_the_caller_takes_the_rest() {
+        for threads in [1, 2] {
+            let me = std::thread::current().id();
+            let ran = std::sync::Mutex::new(Vec::new());
+            let chore = |i: u64, slow: bool| -> Chore<'_> {
+                let ran = &ran;
+                Box::new(move || {
+                    if slow {
+                        std::thread::sleep(std::time::Duration::from_millis(400));
+                    }
+                    ran.lock().unwrap().push((i, std::thread::current().id()));
+                    i
+                })
+            };
+            let chores = vec![chore(1, true), chore(2, false), chore(3, false), chore(4, false)];
+            let main = || {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                7
+            };
+            let (a, sum) = with_threads(threads, || join_chores(main, chores));
+            assert_eq!((a, sum), (7, 10));
+            let mut ran = ran.into_inner().unwrap();
+            ran.sort_by_key(|r| r.0);
+            assert_eq!(ran.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+            if threads == 2 {
+                assert_ne!(ran[0].1, me, "the helper starts from the first");
+                assert!(ran[1..].iter().all(|r| r.1 == me), "the caller, done first, takes the rest");
+            }
+        }
+    }
+
     #[test]
     fn helpers_are_kept_from_one_loop_to_the_next() {
         // Spawned once by this thread, then reused: no spawn per loop.
@@ -392,3 +453,4 @@ mod tests {
         set_threads(1);
     }
 }
+

@@ -344,7 +344,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     let (w, h) = (p.width_px as usize, p.height_px as usize);
     let mut timer = Timer::new();
 
-    let loc = locate(s, &job, p.head_height.target * h as f32, &mut timer)?;
+    let mut loc = locate(s, &job, p.head_height.target * h as f32, &mut timer)?;
     let deadline = job.deadline;
     drop(job); // the input copy is wiped as soon as the raster exists
     budget(deadline, "before composing")?;
@@ -356,7 +356,9 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
     let mesh_out = loc.mesh.transformed(&t);
     let scale_full = k * loc.src_scale;
     let (yaw, pitch) = loc.mesh.yaw_pitch_deg();
-    let findings = quality::assess(&quality::Facts {
+    // The photo's raster is done with: the helper zeroes it while this thread assesses, and it
+    // is then dropped (kept for the next photo) without another pass.
+    let (findings, ()) = crate::parallel::join(|| quality::assess(&quality::Facts {
         preset: p,
         faces_found: loc.faces_found,
         roll_deg: g.roll.to_degrees(),
@@ -367,7 +369,7 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
         extended,
         frame: &frame,
         mesh: &mesh_out,
-    });
+    }), || loc.src.data.wipe_now());
     timer.lap("quality");
     let landmarks = o.return_landmarks.then(|| mesh_out.points.iter().map(|q| [q[0], q[1]]).collect());
     // The raster is the photo scaled by src_scale about the origin (pixel-edge coordinates).
@@ -417,23 +419,32 @@ pub(crate) fn process(s: &mut Sessions, runtime: &RuntimeInfo, sandbox: &Sandbox
 
     budget(deadline, "before encoding")?;
     // The job's inferences are over: ORT's tensors are zeroed on the helper while this thread
-    // encodes, and counted here for the receipt; so are the matte's frame-sized buffers, which
-    // are then dropped here (and kept for the next photo) without another pass.
-    let freed = crate::privacy::ort_alloc::take_freed();
-    let mut spent = (fg, frame, alpha);
-    let (encoded, wiped) = crate::parallel::join(
-        || encode_output(o, &result8, &mut timer),
-        || {
-            let (fg, frame, alpha) = &mut spent;
+    // encodes (and by this thread too once it has encoded, whatever is left), and counted here
+    // for the receipt; so are the matte's frame-sized buffers, which are then dropped here (and
+    // kept for the next photo) without another pass.
+    let mut freed = crate::privacy::ort_alloc::take_freed();
+    let freed2 = freed.split_half();
+    let (mut fg, mut alpha, mut frame) = (fg, alpha, frame);
+    let mut chores: Vec<crate::parallel::Chore> = vec![
+        Box::new(|| {
             fg.data.wipe_now();
+            0
+        }),
+        Box::new(|| {
             alpha.data.wipe_now();
-            if let Some(f) = frame {
-                f.data.wipe_now();
-            }
-            freed.wipe()
-        },
-    );
-    drop(spent);
+            0
+        }),
+        Box::new(|| freed.wipe()),
+        Box::new(|| freed2.wipe()),
+    ];
+    if let Some(f) = frame.as_mut() {
+        chores.insert(1, Box::new(|| {
+            f.data.wipe_now();
+            0
+        }));
+    }
+    let (encoded, wiped) = crate::parallel::join_chores(|| encode_output(o, &result8, &mut timer), chores);
+    drop((fg, frame, alpha));
     crate::privacy::secure_buffer::count_zeroised(wiped);
     let (image, out_info) = encoded?;
     drop(result8);

@@ -130,7 +130,7 @@ pub(crate) fn assess(f: &Facts<'_>) -> Vec<Finding> {
 /// Mean luminance, clipped fraction and sharpness on the inner face (between eyes and mouth,
 /// cheek to cheek), sampled at a fixed inter-ocular distance so the numbers do not depend on size.
 fn face_stats(frame: &Image<f32>, mesh: &FaceMesh) -> Option<(f32, f32, f32)> {
-    if mesh.points.len() < 468 || frame.width < 4 || frame.height < 4 {
+    if mesh.points.len() < 468 || frame.width < 4 || frame.height < 4 || frame.channels < 3 {
         return None;
     }
     let (l, r) = (mesh.left_eye_center(), mesh.right_eye_center());
@@ -150,7 +150,7 @@ fn face_stats(frame: &Image<f32>, mesh: &FaceMesh) -> Option<(f32, f32, f32)> {
         for i in 0..N {
             let x = origin.x + (i as f32 * ux - j as f32 * uy) * step;
             let y = origin.y + (i as f32 * uy + j as f32 * ux) * step;
-            let (rr, gg, bb) = (frame.sample(x, y, 0), frame.sample(x, y, 1), frame.sample(x, y, 2));
+            let [rr, gg, bb] = frame.sample_px::<3>(x, y);
             lum[j * N + i] = 0.2126 * rr + 0.7152 * gg + 0.0722 * bb;
         }
     }

@@ -62,6 +62,25 @@ impl Image<f32> {
         let bot = g(x0, y1) * (1.0 - ax) + g(x1, y1) * ax;
         top * (1.0 - ay) + bot * ay
     }
+
+    /// [`Self::sample`] of the first `N` channels at once (the taps and weights found once).
+    pub fn sample_px<const N: usize>(&self, x: f32, y: f32) -> [f32; N] {
+        let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
+        let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
+        let x0 = fx.floor() as usize;
+        let y0 = fy.floor() as usize;
+        let x1 = (x0 + 1).min(self.width - 1);
+        let y1 = (y0 + 1).min(self.height - 1);
+        let ax = fx - x0 as f32;
+        let ay = fy - y0 as f32;
+        let px = |x: usize, y: usize| &self.data[(y * self.width + x) * self.channels..][..N];
+        let (p00, p10, p01, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
+        std::array::from_fn(|c| {
+            let top = p00[c] * (1.0 - ax) + p10[c] * ax;
+            let bot = p01[c] * (1.0 - ax) + p11[c] * ax;
+            top * (1.0 - ay) + bot * ay
+        })
+    }
 }
 
 impl Image<u8> {
@@ -163,6 +182,21 @@ pub fn resize_u8(src: &Image<u8>, crop: Option<(f64, f64, f64, f64)>, dw: usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// All channels at once give each channel's own bilinear sample, inside and past the border.
+    #[test]
+    fn sample_px_gives_the_per_channel_samples() {
+        let mut img = Image::<f32>::new(7, 5, 3);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            *v = ((i * 37) % 101) as f32 / 101.0;
+        }
+        for &(x, y) in &[(0.0, 0.0), (3.3, 2.7), (6.9, 4.99), (-2.0, 1.5), (9.5, 7.25), (0.5, 0.5)] {
+            let all = img.sample_px::<3>(x, y);
+            for (c, v) in all.iter().enumerate() {
+                assert_eq!(v.to_bits(), img.sample(x, y, c).to_bits(), "({x}, {y}) channel {c}");
+            }
+        }
+    }
 
     /// The two-thread resize gives the same bytes as the one-thread one, for whole images and
     /// crops, reductions and enlargements.

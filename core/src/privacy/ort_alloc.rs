@@ -92,6 +92,17 @@ pub fn take_freed() -> Freed {
 }
 
 impl Freed {
+    /// Splits off about half of the bytes to zero, so two threads can share the work.
+    pub fn split_half(&mut self) -> Freed {
+        let total: usize = self.0.iter().map(|b| b.dirty).sum();
+        let (mut i, mut acc) = (0, 0);
+        while i < self.0.len() && 2 * acc < total {
+            acc += self.0[i].dirty;
+            i += 1;
+        }
+        Freed(self.0.split_off(i))
+    }
+
     /// Zeroes the blocks into the shared pool; returns the bytes zeroed, for the caller to count
     /// for its receipt (this may run on any thread).
     pub fn wipe(mut self) -> u64 {
@@ -111,16 +122,26 @@ impl Drop for Freed {
     }
 }
 
-/// Runs `f`, one part of a worker's job, on a helper thread the worker spawned, the way the
-/// worker runs a job: ORT's tensors freed during it wait for its end and are zeroed then. Returns
-/// `f`'s result and the bytes zeroed on this thread, for the worker to count in its receipt.
-/// The thread's own wiping mode is restored afterwards.
-pub fn as_part_of_job<R>(f: impl FnOnce() -> R) -> (R, u64) {
+/// Runs `f`, one part of a worker's job, on a helper thread, the way the worker runs a job: ORT's
+/// tensors freed during it are not zeroed there but come back, with `f`'s result and the bytes
+/// zeroed on this thread otherwise, for the worker to take on ([`adopt`]): they are zeroed with
+/// the rest of its job's, off the critical path. The thread's own wiping mode is restored.
+pub fn as_part_of_job<R>(f: impl FnOnce() -> R) -> (R, Freed, u64) {
     let was = DEFER.with(|d| d.replace(true));
     let r = f();
-    end_job();
+    let freed = take_freed();
     DEFER.with(|d| d.set(was));
-    (r, super::secure_buffer::take_zeroised_bytes())
+    (r, freed, super::secure_buffer::take_zeroised_bytes())
+}
+
+/// Puts blocks another thread freed for this worker's job (see [`as_part_of_job`]) on this
+/// thread's list, to be zeroed by its [`end_job`] (or `take_freed`); zeroes them at once on a
+/// thread that does not defer.
+pub fn adopt(mut freed: Freed) {
+    if DEFER.try_with(Cell::get).unwrap_or(false) && DIRTY.try_with(|d| d.borrow_mut().0.append(&mut freed.0)).is_ok() {
+        return;
+    }
+    super::secure_buffer::count_zeroised(freed.wipe());
 }
 
 fn layout(cap: usize) -> Option<Layout> {
@@ -329,23 +350,58 @@ mod tests {
     }
 
     #[test]
-    fn a_part_of_a_job_on_a_helper_thread_is_zeroed_at_its_end_and_counted() {
+    fn a_part_of_a_job_on_a_helper_thread_hands_its_blocks_to_the_worker_which_zeroes_them() {
         std::thread::spawn(|| {
-            let (still_dirty, wiped) = as_part_of_job(|| {
-                let p = alloc(1000);
-                // SAFETY: p is a live block of at least 1000 bytes, freed once.
+            defer_wiping();
+            let (still_dirty, freed, counted) = std::thread::spawn(|| {
+                let r = as_part_of_job(|| {
+                    let p = alloc(1000);
+                    // SAFETY: p is a live block of at least 1000 bytes, freed once.
+                    unsafe {
+                        std::ptr::write_bytes(p.cast::<u8>(), 0xAB, 1000);
+                        free(p);
+                    }
+                    // Not zeroed yet: it waits on this thread's list.
+                    DIRTY.with(|d| d.borrow().0.iter().map(|b| b.dirty).sum::<usize>())
+                });
+                assert!(DIRTY.with(|d| d.borrow().0.is_empty()), "handed over, not left on the helper");
+                assert!(!DEFER.with(Cell::get), "the helper thread's own mode is back");
+                r
+            })
+            .join()
+            .unwrap();
+            assert_eq!(still_dirty, 1000);
+            assert_eq!(counted, 0, "nothing else was zeroed on the helper");
+            // The worker takes the block on; its end of job zeroes and counts it.
+            adopt(freed);
+            assert_eq!(DIRTY.with(|d| d.borrow().0.iter().map(|b| b.dirty).sum::<usize>()), 1000);
+            assert_eq!(end_job(), 1000);
+            assert_eq!(crate::privacy::secure_buffer::take_zeroised_bytes(), 1000, "counted for the worker's receipt");
+            let (_, zero) = kept_blocks_are_zero();
+            assert!(zero);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn split_half_shares_the_bytes_and_both_halves_are_zeroed() {
+        std::thread::spawn(|| {
+            defer_wiping();
+            let blocks: Vec<_> = [4000, 1000, 1000, 1000, 1000].into_iter().map(|size| (alloc(size), size)).collect();
+            for (p, size) in blocks {
+                // SAFETY: p is a live block of at least `size` bytes, freed once.
                 unsafe {
-                    std::ptr::write_bytes(p.cast::<u8>(), 0xAB, 1000);
+                    std::ptr::write_bytes(p.cast::<u8>(), 0x5A, size);
                     free(p);
                 }
-                // Not zeroed yet: it waits on this thread's list.
-                DIRTY.with(|d| d.borrow().0.iter().map(|b| b.dirty).sum::<usize>())
-            });
-            assert_eq!(still_dirty, 1000);
-            assert_eq!(wiped, 1000, "the bytes zeroed here come back for the worker's receipt");
-            assert!(DIRTY.with(|d| d.borrow().0.is_empty()));
-            assert_eq!(crate::privacy::secure_buffer::take_zeroised_bytes(), 0);
-            assert!(!DEFER.with(Cell::get), "the helper thread's own mode is back");
+            }
+            let mut a = take_freed();
+            let b = a.split_half();
+            assert_eq!((a.0.len(), b.0.len()), (1, 4), "the 4000-byte block is half of 8000");
+            assert_eq!(a.wipe() + b.wipe(), 8000);
+            let (_, zero) = kept_blocks_are_zero();
+            assert!(zero);
         })
         .join()
         .unwrap();

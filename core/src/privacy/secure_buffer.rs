@@ -31,6 +31,22 @@ pub fn take_locked_bytes() -> u64 {
     LOCKED.with(|z| z.replace(0))
 }
 
+/// Runs `f` on a helper thread for a worker's job: its result, with the bytes its buffers
+/// zeroised and locked on this thread, for the worker to add to its own ([`add_counts`]).
+pub(crate) fn counted<R>(f: impl FnOnce() -> R) -> (R, (u64, u64)) {
+    let before = (take_zeroised_bytes(), take_locked_bytes());
+    let r = f();
+    let counts = (take_zeroised_bytes(), take_locked_bytes());
+    add_counts(before);
+    (r, counts)
+}
+
+/// Adds what [`counted`] returned to this thread's counts.
+pub(crate) fn add_counts((zeroised, locked): (u64, u64)) {
+    count_zeroised(zeroised);
+    let _ = LOCKED.try_with(|l| l.set(l.get() + locked));
+}
+
 thread_local! {
     /// Wiped buffers kept for the next request on this thread (engine workers only; see
     /// [`keep_wiped_buffers`]).
@@ -313,6 +329,24 @@ impl<T: Zeroize + Copy + Default + 'static> std::fmt::Debug for SecureBuf<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buffers_made_on_a_helper_are_counted_for_the_worker() {
+        take_zeroised_bytes();
+        take_locked_bytes();
+        let counts = std::thread::spawn(|| {
+            let (len, counts) = counted(|| SecureBuf::<u8>::zeroed(1 << 20).len());
+            assert_eq!(len, 1 << 20);
+            assert_eq!((take_zeroised_bytes(), take_locked_bytes()), (0, 0), "nothing left on the helper");
+            counts
+        })
+        .join()
+        .unwrap();
+        assert!(counts.0 >= 1 << 20, "the buffer's wipe is counted");
+        add_counts(counts);
+        assert_eq!(take_zeroised_bytes(), counts.0);
+        assert_eq!(take_locked_bytes(), counts.1);
+    }
 
     #[test]
     fn large_buffers_are_locked_and_kept_out_of_dumps() {
