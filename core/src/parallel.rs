@@ -453,4 +453,3 @@ mod tests {
         set_threads(1);
     }
 }
-
