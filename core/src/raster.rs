@@ -49,43 +49,46 @@ impl<T: Zeroize + Copy + Default + 'static> Image<T> {
 impl Image<f32> {
     /// Bilinear sample of channel `c` at (x, y) in pixel-centre coordinates, clamped at the border.
     pub fn sample(&self, x: f32, y: f32, c: usize) -> f32 {
-        let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
-        let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
-        // Both are clamped to >= 0 (or NaN, which casts to 0 as its floor does): the cast is
-        // the floor, without a call to libm's floorf on baseline x86-64.
-        let x0 = fx as usize;
-        let y0 = fy as usize;
-        let x1 = (x0 + 1).min(self.width - 1);
-        let y1 = (y0 + 1).min(self.height - 1);
-        let ax = fx - x0 as f32;
-        let ay = fy - y0 as f32;
+        let t = self.taps(x, y);
         let g = |x: usize, y: usize| self.data[(y * self.width + x) * self.channels + c];
-        let top = g(x0, y0) * (1.0 - ax) + g(x1, y0) * ax;
-        let bot = g(x0, y1) * (1.0 - ax) + g(x1, y1) * ax;
-        top * (1.0 - ay) + bot * ay
+        let top = g(t.x0, t.y0) * (1.0 - t.ax) + g(t.x1, t.y0) * t.ax;
+        let bot = g(t.x0, t.y1) * (1.0 - t.ax) + g(t.x1, t.y1) * t.ax;
+        top * (1.0 - t.ay) + bot * t.ay
     }
 
     /// [`Self::sample`] of the first `N` channels at once (the taps and weights found once).
     #[inline]
     pub fn sample_px<const N: usize>(&self, x: f32, y: f32) -> [f32; N] {
+        let t = self.taps(x, y);
+        let px = |x: usize, y: usize| &self.data[(y * self.width + x) * self.channels..][..N];
+        let (p00, p10, p01, p11) = (px(t.x0, t.y0), px(t.x1, t.y0), px(t.x0, t.y1), px(t.x1, t.y1));
+        std::array::from_fn(|c| {
+            let top = p00[c] * (1.0 - t.ax) + p10[c] * t.ax;
+            let bot = p01[c] * (1.0 - t.ax) + p11[c] * t.ax;
+            top * (1.0 - t.ay) + bot * t.ay
+        })
+    }
+
+    /// The four bilinear taps of (x, y), clamped at the border, and their weights.
+    #[inline]
+    fn taps(&self, x: f32, y: f32) -> Taps {
         let fx = (x - 0.5).clamp(0.0, (self.width - 1) as f32);
         let fy = (y - 0.5).clamp(0.0, (self.height - 1) as f32);
         // Both are clamped to >= 0 (or NaN, which casts to 0 as its floor does): the cast is
         // the floor, without a call to libm's floorf on baseline x86-64.
-        let x0 = fx as usize;
-        let y0 = fy as usize;
-        let x1 = (x0 + 1).min(self.width - 1);
-        let y1 = (y0 + 1).min(self.height - 1);
-        let ax = fx - x0 as f32;
-        let ay = fy - y0 as f32;
-        let px = |x: usize, y: usize| &self.data[(y * self.width + x) * self.channels..][..N];
-        let (p00, p10, p01, p11) = (px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1));
-        std::array::from_fn(|c| {
-            let top = p00[c] * (1.0 - ax) + p10[c] * ax;
-            let bot = p01[c] * (1.0 - ax) + p11[c] * ax;
-            top * (1.0 - ay) + bot * ay
-        })
+        let (x0, y0) = (fx as usize, fy as usize);
+        Taps { x0, y0, x1: (x0 + 1).min(self.width - 1), y1: (y0 + 1).min(self.height - 1), ax: fx - x0 as f32, ay: fy - y0 as f32 }
     }
+}
+
+/// See [`Image::taps`].
+struct Taps {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+    ax: f32,
+    ay: f32,
 }
 
 impl Image<u8> {
