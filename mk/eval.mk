@@ -1,7 +1,7 @@
 # The evaluation harness of issue #8 (tests/eval/): lichtbild against its peers on the same photos.
 # NOT part of `make test`: it takes minutes and installs evaluation-only peers (AGPL imgly among
 # them) into target/, which nothing ships or links. Every install step is stamped (idempotent).
-.PHONY: eval eval-quick eval-deps eval-sweep
+.PHONY: eval eval-quick eval-deps eval-sweep eval-budget
 
 EVAL_VENV := target/eval-venv
 EVAL_NODE := target/eval-node
@@ -53,3 +53,10 @@ PARAMS ?= [{}]
 eval-sweep: eval-deps
 	$(CARGO) build --release -p lichtbild --example refine_sweep
 	cd tests/eval && ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) ../../$(EVAL_VENV)/bin/python sweep.py '$(PARAMS)'
+
+# DESIGN.md's time budget, checked against the hand-written peer on the same files: the two
+# alternated round by round, since this VM's speed drifts (`EVAL_ROUNDS`, `EVAL_N`; ~5 min).
+# Needs only the Python peer and the runner, not the imgly reference.
+eval-budget: venv sys-deps $(EVAL_VENV)/.ok
+	$(CARGO) build --release -p lichtbild-eval
+	ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) ORT_DISABLE_TELEMETRY=1 $(EVAL_VENV)/bin/python tests/eval/budget.py
