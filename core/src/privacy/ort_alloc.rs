@@ -92,9 +92,14 @@ pub fn take_freed() -> Freed {
 }
 
 impl Freed {
+    /// The bytes these blocks may hold, i.e. what zeroing them costs.
+    fn dirty_bytes(&self) -> usize {
+        self.0.iter().map(|b| b.dirty).sum()
+    }
+
     /// Splits off about half of the bytes to zero, so two threads can share the work.
     pub fn split_half(&mut self) -> Freed {
-        let total: usize = self.0.iter().map(|b| b.dirty).sum();
+        let total = self.dirty_bytes();
         let (mut i, mut acc) = (0, 0);
         while i < self.0.len() && 2 * acc < total {
             acc += self.0[i].dirty;
@@ -337,7 +342,7 @@ mod tests {
             }
             // Both runs' tensors came from this thread's list or the pool; none is zeroed yet,
             // and the second run reused the first one's blocks.
-            let (kept, dirty) = DIRTY.with(|d| (d.borrow().0.len(), d.borrow().0.iter().map(|b| b.dirty).sum::<usize>()));
+            let (kept, dirty) = DIRTY.with(|d| (d.borrow().0.len(), d.borrow().dirty_bytes()));
             assert!(kept > 5 && dirty > 1 << 20, "{kept} blocks, {dirty} bytes waiting");
             let wiped = end_job();
             assert_eq!(wiped as usize, dirty);
@@ -362,7 +367,7 @@ mod tests {
                         free(p);
                     }
                     // Not zeroed yet: it waits on this thread's list.
-                    DIRTY.with(|d| d.borrow().0.iter().map(|b| b.dirty).sum::<usize>())
+                    DIRTY.with(|d| d.borrow().dirty_bytes())
                 });
                 assert!(DIRTY.with(|d| d.borrow().0.is_empty()), "handed over, not left on the helper");
                 assert!(!DEFER.with(Cell::get), "the helper thread's own mode is back");
@@ -374,7 +379,7 @@ mod tests {
             assert_eq!(counted, 0, "nothing else was zeroed on the helper");
             // The worker takes the block on; its end of job zeroes and counts it.
             adopt(freed);
-            assert_eq!(DIRTY.with(|d| d.borrow().0.iter().map(|b| b.dirty).sum::<usize>()), 1000);
+            assert_eq!(DIRTY.with(|d| d.borrow().dirty_bytes()), 1000);
             assert_eq!(end_job(), 1000);
             assert_eq!(crate::privacy::secure_buffer::take_zeroised_bytes(), 1000, "counted for the worker's receipt");
             let (_, zero) = kept_blocks_are_zero();
