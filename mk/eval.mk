@@ -55,7 +55,7 @@ eval-sweep: eval-deps
 	cd tests/eval && ORT_DYLIB_PATH=$(abspath $(ORT_LIB)) ../../$(EVAL_VENV)/bin/python sweep.py '$(PARAMS)'
 
 # DESIGN.md's time budget, checked against the hand-written peer on the same files: the two
-# alternated round by round, since this VM's speed drifts (`EVAL_ROUNDS`, `EVAL_N`; ~5 min).
+# alternated round by round, since this VM's speed drifts (`EVAL_ROUNDS`, `EVAL_N`; ~1-2 min).
 # Needs only the Python peer and the runner, not the imgly reference.
 eval-budget: venv sys-deps $(EVAL_VENV)/.ok
 	$(CARGO) build --release -p lichtbild-eval

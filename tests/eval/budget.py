@@ -43,7 +43,8 @@ CASES = [
 
 
 def photo(size: tuple[int, int] | None) -> Path:
-    """The fixture, or the fixture upscaled (bilinear) and saved as JPEG q90, like e2e_bench's."""
+    """The fixture, or the fixture upscaled (bilinear) and saved as JPEG q90: the same recipe as
+    e2e_bench's inputs, though not their bytes (another encoder)."""
     if size is None:
         return FIXTURE
     p = WORK / f"hopper-{size[0]}x{size[1]}.jpg"
